@@ -1,0 +1,29 @@
+/**
+ * `posteix run`: the MTA in the foreground (systemd Type=simple, containers, `npm start`).
+ * Exits 0 after a graceful stop (SIGTERM/SIGINT), 1 when the configuration is bad.
+ */
+import type { CliCommand } from "../../cli/types.ts";
+import { ConfigError } from "../../config/errors.ts";
+import { Master } from "../index.ts";
+
+export const run: CliCommand = async (argv, io) => {
+  if (argv.length > 0 && argv[0] !== "--quiet") {
+    io.stderr(`${io.progName}: usage: posteix [-c config_dir] run [--quiet]\n`);
+    return 1;
+  }
+  const master = new Master({ configDir: io.configDir, banner: argv[0] !== "--quiet" });
+  try {
+    await master.start();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      for (const d of err.diagnostics) io.stderr(`posteix: ${d.severity === "error" ? "fatal" : "warning"}: ${d.file}, line ${d.line}: ${d.message}\n`);
+    } else io.stderr(`posteix: fatal: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+  process.on("SIGHUP", () => void master.reload());
+  const stop = () => void master.stop();
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
+  await master.done;
+  return 0;
+};

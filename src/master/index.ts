@@ -1,0 +1,216 @@
+/**
+ * master -- starts and supervises everything in one process (Postfix master(8)).
+ *
+ * Reads main.cf and master.cf, opens the queue, starts the scheduler (qmgr), the delivery
+ * agents, one listener per master.cf `inet ... smtpd` line, the control socket and the REST
+ * API. SIGHUP (or `posteix reload`) re-reads the configuration: listeners are added, removed or
+ * re-configured without dropping sessions in flight. SIGTERM/SIGINT stop gracefully: no new
+ * connections, sessions and deliveries in flight get time to finish, nothing acknowledged is
+ * lost (the queue is durable; what was active is requeued at the next start).
+ *
+ * Parameters: queue_directory, data_directory, pid_file, maillog_file, log_format,
+ * syslog_name, dns_servers, dns_timeout, and master.cf.
+ */
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+import { openCleanup } from "../cleanup/index.ts";
+import type { CleanupInput } from "../cleanup/types.ts";
+import { loadConfig } from "../config/index.ts";
+import type { Config, MasterService } from "../config/types.ts";
+import { createAgents } from "../delivery/index.ts";
+import type { DeliveryAgent } from "../delivery/types.ts";
+import { createResolver, type Resolver, setDefaultResolver } from "../dns/index.ts";
+import { configureLog, flushLog, logger } from "../log/index.ts";
+import { Qmgr } from "../qmgr/index.ts";
+import { openQueue, type QueueStore } from "../queue/index.ts";
+import { Anvil } from "../smtpd/anvil.ts";
+import { type SmtpdServer, startSmtpd } from "../smtpd/index.ts";
+import { type ControlServer, listenControl } from "./control.ts";
+import { registerQueueTables } from "./tables.ts";
+
+const log = logger("master");
+
+export interface MasterOptions {
+  configDir: string | null;
+  /** Print the start-up summary (where things are) on standard output. */
+  banner?: boolean;
+}
+
+export interface Listener {
+  service: MasterService;
+  server: SmtpdServer;
+}
+
+/** A running posteix: what tests and the `run` command hold on to. */
+export class Master {
+  cfg!: Config;
+  queue!: QueueStore;
+  resolver!: Resolver;
+  qmgr!: Qmgr;
+  readonly listeners = new Map<string, Listener>();
+  private agents!: (command: string) => DeliveryAgent | undefined;
+  private closeAgents: () => Promise<void> = async () => {};
+  private control: ControlServer | null = null;
+  private anvil!: Anvil;
+  private stopped: Promise<void> | null = null;
+  private stopResolve!: () => void;
+  readonly done: Promise<void>;
+
+  constructor(private readonly opts: MasterOptions) {
+    this.done = new Promise((r) => {
+      this.stopResolve = r;
+    });
+  }
+
+  /** Start everything; throws (with file:line diagnostics) when the configuration is bad. */
+  async start(): Promise<void> {
+    this.cfg = loadConfig({ configDir: this.opts.configDir });
+    this.applyLogConfig(this.cfg);
+    for (const d of this.cfg.diagnostics) log.warn(`${d.file}, line ${d.line}: ${d.message}`);
+
+    const queueDir = this.cfg.path("queue_directory");
+    mkdirSync(queueDir, { recursive: true, mode: 0o750 });
+    mkdirSync(this.cfg.path("data_directory"), { recursive: true, mode: 0o750 });
+    this.queue = openQueue({ directory: queueDir, chunkSize: this.cfg.size("queue_body_chunk_size") });
+    registerQueueTables(this.queue, queueDir);
+
+    this.resolver = this.makeResolver(this.cfg);
+    const newCleanup = (input: CleanupInput) =>
+      openCleanup({ cfg: this.cfg, queue: this.queue, dns: this.resolver, onQueued: () => this.qmgr.wake() }, input);
+    const agents = createAgents({ resolver: this.resolver, newCleanup, hostname: this.cfg.str("myhostname") });
+    this.agents = agents.agentFor;
+    this.closeAgents = agents.close;
+
+    this.qmgr = new Qmgr({
+      queue: this.queue,
+      config: () => this.cfg,
+      agentFor: (c) => this.agents(c),
+      newCleanup,
+    });
+    this.qmgr.start();
+
+    this.anvil = new Anvil();
+    await this.syncListeners(this.cfg);
+
+    this.control = listenControl(queueDir, (req) => {
+      if (req.kind === "wakeup") this.qmgr.wake();
+      else if (req.kind === "flush") this.qmgr.flush(req.site);
+      else void this.reload();
+    });
+
+    const pidFile = this.cfg.path("pid_file");
+    mkdirSync(dirname(pidFile), { recursive: true });
+    writeFileSync(pidFile, `${process.pid}\n`);
+    log.info(`daemon started -- version ${this.cfg.str("mail_version")}, configuration ${this.cfg.configDir ?? "(built-in defaults)"}`);
+    if (this.opts.banner) this.printBanner();
+  }
+
+  private applyLogConfig(cfg: Config): void {
+    configureLog({
+      file: cfg.str("maillog_file") ? cfg.path("maillog_file") : undefined,
+      format: cfg.str("log_format") === "json" ? "json" : "postfix",
+      hostname: cfg.str("myhostname"),
+      syslogName: cfg.str("syslog_name"),
+    });
+  }
+
+  private makeResolver(cfg: Config): Resolver {
+    const r = createResolver({ servers: cfg.list("dns_servers"), timeoutMs: cfg.time("dns_timeout") * 1000 });
+    setDefaultResolver(r);
+    return r;
+  }
+
+  /** Start, re-configure or stop smtpd listeners so that they match master.cf. */
+  private async syncListeners(cfg: Config): Promise<void> {
+    const wanted = new Map<string, MasterService>();
+    for (const s of cfg.services) if (s.type === "inet" && s.command === "smtpd") wanted.set(s.name, s);
+    for (const [name, l] of this.listeners) {
+      const w = wanted.get(name);
+      if (!w || w.host !== l.service.host || w.port !== l.service.port) {
+        await l.server.stop({ graceful: true });
+        this.listeners.delete(name);
+        log.info(`stopped service ${name}`);
+      }
+    }
+    for (const [name, service] of wanted) {
+      const svcCfg = cfg.withOverrides(service.overrides);
+      const existing = this.listeners.get(name);
+      if (existing) {
+        existing.server.reconfigure(svcCfg, service);
+        existing.service = service;
+        continue;
+      }
+      const server = await startSmtpd({
+        service,
+        cfg: svcCfg,
+        ctx: {
+          newCleanup: (input) =>
+            openCleanup({ cfg: svcCfg, queue: this.queue, dns: this.resolver, onQueued: () => this.qmgr.wake() }, input),
+          resolver: this.resolver,
+          anvil: this.anvil,
+        },
+      });
+      this.listeners.set(name, { service, server });
+      log.info(`listening for ${name} on ${service.host || "*"}:${server.port}`);
+    }
+  }
+
+  /** Re-read the configuration; on errors keep running on the old one and say why. */
+  async reload(): Promise<boolean> {
+    let next: Config;
+    try {
+      next = loadConfig({ configDir: this.opts.configDir });
+    } catch (err) {
+      log.error(`reload failed, keeping the running configuration: ${err instanceof Error ? err.message : String(err)}`);
+      return false;
+    }
+    this.cfg = next;
+    this.applyLogConfig(next);
+    this.resolver = this.makeResolver(next);
+    await this.syncListeners(next);
+    this.qmgr.wake();
+    log.info("reload -- configuration re-read");
+    return true;
+  }
+
+  /** The first listener's port (tests use port 0 and ask). */
+  port(name?: string): number {
+    const l = name ? this.listeners.get(name) : this.listeners.values().next().value;
+    if (!l) throw new Error(`no listener ${name ?? ""}`);
+    return l.server.port;
+  }
+
+  stop(): Promise<void> {
+    this.stopped ??= this.doStop();
+    return this.stopped;
+  }
+
+  private async doStop(): Promise<void> {
+    log.info("terminating on signal");
+    await Promise.all([...this.listeners.values()].map((l) => l.server.stop({ graceful: true })));
+    this.listeners.clear();
+    this.control?.stop();
+    await this.qmgr.stop();
+    await this.closeAgents();
+    this.queue.close();
+    try {
+      rmSync(this.cfg.path("pid_file"), { force: true });
+    } catch {
+      // A stale pid file is harmless: status checks the process.
+    }
+    flushLog();
+    this.stopResolve();
+  }
+
+  private printBanner(): void {
+    const lines = [
+      `posteix ${this.cfg.str("mail_version")} running (pid ${process.pid})`,
+      `  configuration: ${this.cfg.configDir ?? "built-in defaults (posteix init DIR writes them to edit)"}`,
+      `  queue:         ${this.cfg.path("queue_directory")}`,
+    ];
+    for (const [name, l] of this.listeners) lines.push(`  smtpd:         ${name} -> ${l.service.host || "*"}:${l.server.port}`);
+    lines.push(`  local mail:    ${this.cfg.str("mydestination")} -> ${this.cfg.str("mail_spool_directory") || "home_mailbox"}`);
+    lines.push(`  log:           ${this.cfg.str("maillog_file") || "standard error"}`);
+    process.stdout.write(`${lines.join("\n")}\n`);
+  }
+}
