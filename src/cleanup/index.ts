@@ -17,6 +17,7 @@
  * smtpd_sasl_authenticated_header, myorigin, canonical/virtual maps (recipients.ts).
  */
 import { logger } from "../log/index.ts";
+import { metrics } from "../log/metrics.ts";
 import { QueueError } from "../queue/errors.ts";
 import type { MessageDraft } from "../queue/index.ts";
 import type { NewRecipient } from "../queue/types.ts";
@@ -83,7 +84,7 @@ class Cleanup implements CleanupSession {
     const fieldLimit = ctx.cfg.size("header_size_limit");
     this.splitter = new HeaderSplitter(
       (ev) => {
-        if (ev.kind === "headers") this.onHeaders(ev.headers, ev.missingSeparator);
+        if (ev.kind === "headers") this.onHeaders(ev.headers);
         else this.draft.write(ev.bytes);
       },
       // The whole header section is bounded too: 10 fields at the limit (1 MB by default).
@@ -132,7 +133,7 @@ class Cleanup implements CleanupSession {
     this.splitter.write(bytes);
   }
 
-  private onHeaders(headers: Header[], missingSeparator: boolean): void {
+  private onHeaders(headers: Header[]): void {
     const cfg = this.ctx.cfg;
     const checked = applyHeaderChecks(cfg.tables("header_checks"), headers);
     for (const n of checked.notes) {
@@ -204,11 +205,10 @@ class Cleanup implements CleanupSession {
     }));
     const final = [...prepend, received, ...out, ...added];
     this.draft.write(serializeHeaders(final));
+    // The empty line ending the header section. When the client's first body line came
+    // without one (missingSeparator), this supplies it (RFC 5322 2.1), as Postfix's cleanup
+    // does, so the body is not mistaken for headers downstream.
     this.draft.write(CRLF);
-    if (missingSeparator) {
-      // The client's first body line came without an empty line before it: cleanup supplies
-      // it (RFC 5322 2.1), so the body is not mistaken for headers downstream.
-    }
   }
 
   private clientTrail(): string {
@@ -243,7 +243,6 @@ class Cleanup implements CleanupSession {
     if (this.msgId) log.info(`${this.queueId}: message-id=${this.msgId}`);
     if (this.discardReason !== undefined) {
       this.draft.abort();
-      log.info(`${this.queueId}: discard: ${this.discardReason}`);
       return { kind: "discarded", queueId: this.queueId, reason: this.discardReason };
     }
     const held = this.holdReason !== undefined;
@@ -268,8 +267,11 @@ class Cleanup implements CleanupSession {
         return { kind: "failed", code: 452, enhanced: "4.3.1", text: "Error: insufficient system storage" };
       return { kind: "failed", code: 451, enhanced: "4.3.0", text: "Error: queue file write error" };
     }
-    if (held) log.info(`${this.queueId}: hold: ${this.holdReason}`);
-    else this.ctx.onQueued?.(this.queueId);
+    if (this.input.origin !== "bounce") {
+      metrics.inc("accepted");
+      metrics.inc("accepted_bytes", this.received);
+    }
+    if (!held) this.ctx.onQueued?.(this.queueId);
     return { kind: "queued", queueId: this.queueId, held };
   }
 

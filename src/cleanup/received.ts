@@ -22,14 +22,14 @@ export function rfc5322Date(d: Date = new Date()): string {
   return `${DAYS[d.getDay()]}, ${d.getDate()} ${MONTHS[d.getMonth()]} ${d.getFullYear()} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())} ${zone} (${name === "GMT" ? "UTC" : name})`;
 }
 
-let zoneCache: { minute: number; text: string } | null = null;
+let zoneCache: { second: number; text: string } | null = null;
 
 /** rfc5322Date, cached per second: Intl formatting is slow on the hot path. */
 export function nowDate(): string {
   const now = Date.now();
   const second = Math.floor(now / 1000);
-  if (zoneCache && zoneCache.minute === second) return zoneCache.text;
-  zoneCache = { minute: second, text: rfc5322Date(new Date(now)) };
+  if (zoneCache && zoneCache.second === second) return zoneCache.text;
+  zoneCache = { second, text: rfc5322Date(new Date(now)) };
   return zoneCache.text;
 }
 

@@ -4,7 +4,6 @@
  * from standard input, and opening the configuration and the queue database.
  */
 import { existsSync } from "node:fs";
-import { join } from "node:path";
 import { ConfigError, formatDiagnostic } from "../config/errors.ts";
 import { loadConfig } from "../config/index.ts";
 import type { Config, ConfigDiagnostic } from "../config/types.ts";
@@ -232,22 +231,28 @@ export function loadCliConfig(io: CliIO): Config | number {
 export interface QueueContext {
   cfg: Config;
   queueDir: string;
-  /** null when `existing` was asked for and there is no queue database yet. */
+  /** null when the queue directory does not exist and `missing` is "empty". */
   queue: QueueStore | null;
 }
 
 /**
- * Load the configuration and open the queue. With `existing`, a missing queue database is not
- * created (mailq in a directory without one must not leave a database behind).
+ * Load the configuration and open the queue. What a missing queue directory means is the
+ * caller's choice: "create" it (user add before the first start), treat the queue as "empty"
+ * (mailq in a directory without a queue must not leave one behind), or "fail" as Postfix's
+ * postsuper does (`chdir /var/spool/postfix: No such file or directory`).
  */
 export function openQueueContext(
   io: CliIO,
-  opts: { existing?: boolean } = {},
+  missing: "create" | "empty" | "fail",
+  failStatus = 1,
 ): QueueContext | number {
   const cfg = loadCliConfig(io);
   if (typeof cfg === "number") return cfg;
   const queueDir = cfg.path("queue_directory");
-  if (opts.existing && !existsSync(join(queueDir, "queue.db"))) {
+  if (missing !== "create" && !existsSync(queueDir)) {
+    if (missing === "fail") {
+      return fatal(io, `chdir ${queueDir}: No such file or directory`, failStatus);
+    }
     return { cfg, queueDir, queue: null };
   }
   try {

@@ -41,6 +41,12 @@ export interface PostcatFlags {
 
 const NOTIFY_BITS = { NEVER: 1, SUCCESS: 2, FAILURE: 4, DELAY: 8 } as const;
 const RET_BITS = { FULL: 1, HDRS: 2 } as const;
+/** MAIL FROM BODY= as Postfix's encoding attribute (mail_proto.h MAIL_ATTR_ENC_*). */
+const ENCODINGS: Record<string, string> = {
+  "7BIT": "7bit",
+  "8BITMIME": "8bit",
+  BINARYMIME: "binary",
+};
 
 /** The envelope records of a message, one `name: value` line each, in Postfix's order. */
 export function envelopeRecords(msg: MessageRecord): string {
@@ -65,9 +71,8 @@ export function envelopeRecords(msg: MessageRecord): string {
     if (c.saslUser) attr("sasl_username", c.saslUser);
   }
   attr("rewrite_context", msg.origin === "smtpd" ? "remote" : "local");
-  if (msg.bodyType) {
-    attr("encoding", msg.bodyType === "BINARYMIME" ? "binary" : msg.bodyType.toLowerCase());
-  }
+  const encoding = msg.bodyType ? ENCODINGS[msg.bodyType] : undefined;
+  if (encoding) attr("encoding", encoding);
   if (msg.envid !== null) attr("envelope_id", msg.envid);
   if (msg.ret !== null) attr("ret_flags", String(RET_BITS[msg.ret]));
   out += `sender: ${msg.sender}\n`;
@@ -83,10 +88,7 @@ export function envelopeRecords(msg: MessageRecord): string {
   return out;
 }
 
-/**
- * CRLF -> LF over a stream of chunks; a CR at the end of a chunk waits for the next one.
- * Returns the number of bytes written.
- */
+/** CRLF -> LF over a stream of chunks; a CR at the end of a chunk waits for the next one. */
 export class LineEndConverter {
   private heldCR = false;
   lastByte = -1;
@@ -207,7 +209,7 @@ export const run: CliCommand = async (argv, io) => {
     }
   }
 
-  const ctx = openQueueContext(io, { existing: true });
+  const ctx = openQueueContext(io, "empty");
   if (typeof ctx === "number") return ctx;
   const out = new Output(io);
   try {

@@ -19,6 +19,7 @@ import { notifyDaemon } from "../master/control.ts";
 import { isQueueId, type QueueStore } from "../queue/index.ts";
 import {
   EX_SOFTWARE,
+  EX_UNAVAILABLE,
   EX_USAGE,
   errorText,
   fatal,
@@ -74,7 +75,7 @@ export function writeQueueListing(
 
 /** mailq and postqueue -p / -j: list, stopping quietly when the reader went away. */
 export async function listQueue(io: CliIO, format: ListFormat): Promise<number> {
-  const ctx = openQueueContext(io, { existing: true });
+  const ctx = openQueueContext(io, "empty");
   if (typeof ctx === "number") return ctx;
   try {
     writeQueueListing(ctx.queue, new Output(io), format);
@@ -117,7 +118,7 @@ async function flush(io: CliIO, site: string | null, id: string | null): Promise
   if (id !== null && !isQueueId(id.toUpperCase())) {
     return fatal(io, `Cannot flush queue ID - invalid name: ${quoted100(id)}`, EX_USAGE);
   }
-  const ctx = openQueueContext(io);
+  const ctx = openQueueContext(io, "fail", EX_UNAVAILABLE);
   if (typeof ctx === "number") return ctx;
   const queue = ctx.queue!;
   try {

@@ -188,7 +188,7 @@ export const run: CliCommand = async (argv, io) => {
     }
   }
 
-  const ctx = openQueueContext(io);
+  const ctx = openQueueContext(io, "fail");
   if (typeof ctx === "number") return ctx;
   const queue = ctx.queue!;
   const sup = new Super(io, queue, queues);

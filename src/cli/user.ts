@@ -89,7 +89,7 @@ export const run: CliCommand = async (argv, io) => {
   ) {
     return fatal(io, USAGE);
   }
-  const ctx = openQueueContext(io);
+  const ctx = openQueueContext(io, "create");
   if (typeof ctx === "number") return ctx;
   const queue = ctx.queue!;
   const users = queue.users;

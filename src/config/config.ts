@@ -117,6 +117,7 @@ function isSmtpCommand(command: string): boolean {
 export class ConfigImpl implements Config {
   private readonly cache = new Map<string, string>();
   private readonly typed = new Map<string, number | boolean>();
+  private readonly lists = new Map<string, readonly string[]>();
   private readonly tableLists = new Map<string, LookupTable[]>();
   private readonly matchers = new Map<string, NetworkMatcher | DomainMatcher>();
 
@@ -261,7 +262,12 @@ export class ConfigImpl implements Config {
   }
 
   list(name: ParamName): string[] {
-    return splitList(this.str(name));
+    let l = this.lists.get(name);
+    if (!l) {
+      l = splitList(this.str(name));
+      this.lists.set(name, l);
+    }
+    return [...l];
   }
 
   private typedValue<T extends number | boolean>(
@@ -439,6 +445,7 @@ export class ConfigImpl implements Config {
   resetCaches(): void {
     this.cache.clear();
     this.typed.clear();
+    this.lists.clear();
   }
 }
 

@@ -26,7 +26,7 @@ type Rule =
   | { kind: "table"; negate: boolean; table: LookupTable };
 
 const TABLE_RE = /^[A-Za-z][\w-]*:/;
-const NAME_RE = /^\.?[A-Za-z0-9_*-]+(\.[A-Za-z0-9_-]+)*\.?$/;
+const NAME_RE = /^\.?[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.?$/;
 // Looks like an address or a net/mask, so a typo must be an error, not a host name.
 const ADDRISH_RE = /^(\[.*\]|[0-9.]+|[0-9A-Fa-f]*:[0-9A-Fa-f:.]*)(\/.*)?$/;
 

@@ -42,8 +42,16 @@ export function tableType(spec: string): string {
   return colon > 0 ? s.slice(0, colon) : "";
 }
 
+const patternCache = new WeakMap<LookupTable, boolean>();
+
+/** Is this a regexp:/pcre:/cidr:-like table (whole-key queries only)? Cached per table. */
 export function isPatternTable(table: LookupTable): boolean {
-  return factories.get(tableType(table.spec))?.pattern ?? false;
+  let p = patternCache.get(table);
+  if (p === undefined) {
+    p = factories.get(tableType(table.spec))?.pattern ?? false;
+    patternCache.set(table, p);
+  }
+  return p;
 }
 
 const DEFAULT_CONTEXT: TableContext = { baseDir: ".", config: null, warn: () => {} };

@@ -19,6 +19,7 @@ import type { CleanupInput, CleanupSession } from "../cleanup/types.ts";
 import type { Config, MasterService } from "../config/types.ts";
 import type { DeliveryAgent, DeliveryResult, RecipientOutcome } from "../delivery/types.ts";
 import { logger } from "../log/index.ts";
+import { metrics } from "../log/metrics.ts";
 import type { QueueStore } from "../queue/index.ts";
 import type { MessageRecord, RecipientRecord } from "../queue/types.ts";
 import { externalForm } from "../rewrite/address.ts";
@@ -401,6 +402,10 @@ export class Qmgr {
         }),
       );
       this.ctx.onEvent?.({ kind: r.status, queueId: id, recipient: address, dsn: r.dsn, relay: r.relay, text: r.diagnostic, delay });
+      if (r.status === "sent") {
+        metrics.inc("delivered");
+        metrics.observeLatency(delay);
+      } else metrics.inc(r.status === "bounced" ? "bounced" : "deferred");
     }
     msg.jobsLeft--;
     if (msg.jobsLeft === 0) void this.finalize(msg);
@@ -439,6 +444,7 @@ export class Qmgr {
         log.info(`${id}: from=<${externalForm(current.sender)}>, status=expired, returned to sender`);
         for (const r of deferred) {
           failed.push({ ...r, status: "expired" });
+          metrics.inc("expired");
           this.ctx.onEvent?.({ kind: "expired", queueId: id, recipient: r.address, dsn: r.dsn ?? "4.4.7", relay: r.relay ?? "none", text: r.diagnostic ?? "", delay: (now - current.arrivalTime) / 1000 });
         }
         deferred = [];

@@ -77,8 +77,6 @@ export function prepareStatements(db: Database) {
     savepoint: p("SAVEPOINT msg"),
     release: p("RELEASE msg"),
     rollbackTo: p("ROLLBACK TO msg"),
-    syncFull: p("PRAGMA synchronous = FULL"),
-    syncNormal: p("PRAGMA synchronous = NORMAL"),
     dataVersion: p("PRAGMA data_version"),
 
     idTaken: p(

@@ -66,12 +66,15 @@ import { SqliteUserStore } from "./users.ts";
 const DEFAULT_CHUNK_SIZE = 256 * 1024;
 /**
  * Page size, measured with test/queue/page-size-bench.ts on the 2-core build VM (Bun 1.4.5,
- * SQLite 3.54, temp dir on a virtio disk), ranges over three runs:
- *   page  4096: 1 KB x20/batch  9,600-12,800 msg/s; 20 MB write+commit 109-207 ms
- *   page 16384: 1 KB x20/batch  9,650-10,100 msg/s; 20 MB write+commit  74-80 ms
- *   page 65536: 1 KB x20/batch  4,500-6,500 msg/s;  20 MB write+commit  69-92 ms
- * 64 KiB pages halve small-message commits (each commit writes and fsyncs whole 64 KiB pages);
- * 16 KiB keeps small commits as fast as 4 KiB while big bodies write nearly as fast as 64 KiB.
+ * SQLite 3.54, ext4 temp dir, other jobs running), medians of five rounds, two runs:
+ *              1 KB x20/batch     1 KB alone       32 KB x20/batch    20 MB write+commit
+ *   4096       8,600-10,400/s     1,320/s          3,000-3,200/s      147-167 ms
+ *   16384      8,900-9,700/s        910-940/s      3,400-3,800/s      107-113 ms
+ *   65536      4,900-5,400/s        525-590/s      2,700/s             88-89 ms
+ * A commit writes whole pages to the WAL (about a dozen: message, indexes, recipient, event,
+ * chunk), so 64 KiB pages cost small messages dearly. 16 KiB is within noise of 4 KiB for
+ * batched small commits (the case that sets throughput), faster for typical 32 KB mail and
+ * writes big bodies 1.4x faster; a lone commit at idle takes ~1.1 ms instead of ~0.75 ms.
  */
 const DEFAULT_PAGE_SIZE = 16384;
 const DEFAULT_BUSY_TIMEOUT_MS = 5000;
@@ -236,7 +239,7 @@ export class SqliteQueueStore implements QueueStore, DraftHost {
     if (this.closed) return jobs.map(() => new QueueError("QUEUE_ERROR", "queue closed"));
     let todo = jobs.map((_, i) => i);
     try {
-      this.s.syncFull.run();
+      this.setSync(true);
     } catch (err) {
       const e = toQueueError(err, "group commit");
       return jobs.map(() => e);
@@ -285,7 +288,7 @@ export class SqliteQueueStore implements QueueStore, DraftHost {
       }
     } finally {
       try {
-        this.s.syncNormal.run();
+        this.setSync(false);
       } catch {
         // Only costs speed: the next transactions would fsync too.
       }
@@ -833,6 +836,14 @@ export class SqliteQueueStore implements QueueStore, DraftHost {
 
   // --- plumbing -------------------------------------------------------------------------------
 
+  /**
+   * synchronous=FULL fsyncs the WAL at COMMIT. Not a prepared statement on purpose: SQLite
+   * applies this pragma while compiling it, so re-running a prepared one does nothing.
+   */
+  private setSync(full: boolean): void {
+    this.db.run(full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
+  }
+
   private checkOpen(): void {
     if (this.closed) throw new QueueError("QUEUE_ERROR", "queue closed");
   }
@@ -850,7 +861,7 @@ export class SqliteQueueStore implements QueueStore, DraftHost {
   private tx<T>(durable: boolean, what: string, fn: () => T): T {
     this.checkOpen();
     try {
-      if (durable) this.s.syncFull.run();
+      if (durable) this.setSync(true);
       this.s.begin.run();
       try {
         const result = fn();
@@ -866,7 +877,7 @@ export class SqliteQueueStore implements QueueStore, DraftHost {
     } finally {
       if (durable) {
         try {
-          this.s.syncNormal.run();
+          this.setSync(false);
         } catch {
           // Only costs speed.
         }

@@ -3,8 +3,9 @@
  * typed action, and the tables named in restriction lists, opened once per configuration.
  * The effects of an action (reject, hold, recursion into restrictions) are restrictions.ts's.
  */
-import type { Config, LookupTable } from "../config/types.ts";
+
 import { openTable } from "../config/tables.ts";
+import type { Config, LookupTable } from "../config/types.ts";
 
 export type AccessAction =
   /** OK, RELAY, or an all-numeric value (Postfix: "some out-of-band authentication"). */
@@ -75,7 +76,8 @@ export function parseAccessValue(value: string): AccessAction {
     case "INFO":
       return { kind: "info", text: rest };
     case "PREPEND":
-      if (!isHeader(rest)) return { kind: "error", reason: `PREPEND requires header: text: "${v}"` };
+      if (!isHeader(rest))
+        return { kind: "error", reason: `PREPEND requires header: text: "${v}"` };
       return { kind: "prepend", header: rest };
     case "FILTER":
       if (!rest.includes(":"))
@@ -85,14 +87,17 @@ export function parseAccessValue(value: string): AccessAction {
     case "BCC":
       if (!rest.includes("@"))
         return { kind: "error", reason: `${word} requires user@domain target: "${v}"` };
-      return word === "REDIRECT" ? { kind: "redirect", address: rest } : { kind: "bcc", address: rest };
+      return word === "REDIRECT"
+        ? { kind: "redirect", address: rest }
+        : { kind: "bcc", address: rest };
   }
   if (/^\d+$/.test(v)) return { kind: "ok", name: v };
   if (/^[45]\d\d$/.test(cmd) && rest !== "") {
     return { kind: "code", code: Number(cmd), ...splitDsn(`${cmd[0]}.7.1`, rest) };
   }
   // Postfix refuses tables inside access values: restriction classes are the way to do that.
-  if (v.includes(":")) return { kind: "error", reason: `access table value with lookup table: ${v}` };
+  if (v.includes(":"))
+    return { kind: "error", reason: `access table value with lookup table: ${v}` };
   const list = v.split(/[\s,]+/).filter((x) => x !== "");
   if (list.length === 0) return { kind: "ok", name: "" };
   return { kind: "restrictions", list };

@@ -91,7 +91,13 @@ export function parseMailParams(params: string, f: ParamFeatures): MailParams {
         if (!f.dsn) throw dsnOff();
         const v = value === undefined ? null : xtextDecode(value);
         // RFC 3461 4.4: at most 100 characters, printable ASCII after decoding.
-        if (seen.has(key) || v === null || v.length === 0 || v.length > 100 || !/^[\x20-\x7e]*$/.test(v))
+        if (
+          seen.has(key) ||
+          v === null ||
+          v.length === 0 ||
+          v.length > 100 ||
+          !/^[\x20-\x7e]*$/.test(v)
+        )
           throw new SmtpError(501, "5.5.4", "Bad ENVID parameter syntax");
         out.envid = v;
         break;

@@ -54,7 +54,14 @@ export async function lookupPeer(
     reverseStatus,
   });
   if (isLoopback(addr)) {
-    return { addr, port, name: "localhost", nameStatus: "ok", reverseName: "localhost", reverseStatus: "ok" };
+    return {
+      addr,
+      port,
+      name: "localhost",
+      nameStatus: "ok",
+      reverseName: "localhost",
+      reverseStatus: "ok",
+    };
   }
   if (!opts.lookup || !opts.resolver || !parseIp(addr)) return unknown("perm");
   const resolver = opts.resolver;

@@ -97,6 +97,20 @@ export class SmtpReader {
     return this.#buf.length - this.#pos + this.#queued + this.#accLen;
   }
 
+  /** Up to `max` unread bytes as text, for the "improper command pipelining" log line. */
+  peek(max: number): string {
+    const parts: Uint8Array[] = [this.#buf.subarray(this.#pos, this.#pos + max)];
+    let n = parts[0].length;
+    for (const q of this.#queue) {
+      if (n >= max) break;
+      parts.push(q.subarray(0, max - n));
+      n += parts[parts.length - 1].length;
+    }
+    let out = "";
+    for (const p of parts) for (const b of p) out += String.fromCharCode(b);
+    return out;
+  }
+
   feed(chunk: Uint8Array): void {
     if (chunk.length === 0) return;
     if (this.#pos >= this.#buf.length && this.#queue.length === 0) {

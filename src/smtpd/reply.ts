@@ -15,6 +15,11 @@ export interface Reply {
   text: string | string[];
   /** Close the connection after this reply (421, 521, bare newline, QUIT). */
   close?: boolean;
+  /**
+   * Whether the command counts as successful (session statistics, error limits); by default a
+   * reply below 400 does. Postfix's 452 for the first recipients over the limit does too.
+   */
+  success?: boolean;
 }
 
 /**
@@ -62,7 +67,7 @@ export function parseReplyText(s: string): Reply | null {
 export function formatReply(r: Reply): string {
   const lines = typeof r.text === "string" ? splitLines(r.text) : r.text;
   const prefix = r.enhanced ? ` ${r.enhanced}` : "";
-  if (lines.length <= 1) return `${r.code}${prefix} ${lines[0] ?? ""}`.trimEnd() + "\r\n";
+  if (lines.length <= 1) return `${`${r.code}${prefix} ${lines[0] ?? ""}`.trimEnd()}\r\n`;
   let out = "";
   for (let i = 0; i < lines.length; i++) {
     const sep = i === lines.length - 1 ? " " : "-";

@@ -22,12 +22,13 @@
  * invalid_hostname_reject_code, non_fqdn_reject_code, unknown_hostname_reject_code,
  * unknown_address_reject_code, maps_rbl_reject_code, default_rbl_reply.
  */
-import { accessLookupAddress, accessLookupClient } from "../config/lookup.ts";
+
 import { parseIp } from "../config/ip.ts";
+import { accessLookupAddress, accessLookupClient } from "../config/lookup.ts";
 import type { Config, LookupTable } from "../config/types.ts";
 import { splitList } from "../config/values.ts";
-import { reverseName } from "../dns/reverse.ts";
 import type { Resolver } from "../dns/index.ts";
+import { reverseName } from "../dns/reverse.ts";
 import { logger } from "../log/index.ts";
 import { externalForm, isIPv4, isIPv6, splitAddress } from "../rewrite/address.ts";
 import { canonicalize, resolve } from "../rewrite/index.ts";
@@ -174,7 +175,12 @@ export class Restrictions {
   async client(): Promise<Reply | null> {
     this.#deferIfPermit = null;
     const r = await this.#stage(() =>
-      this.#list("smtpd_client_restrictions", namaddrOf(this.s.client), CLIENT, "check_client_access"),
+      this.#list(
+        "smtpd_client_restrictions",
+        namaddrOf(this.s.client),
+        CLIENT,
+        "check_client_access",
+      ),
     );
     this.#afterClient = this.#deferIfPermit;
     return r;
@@ -184,7 +190,9 @@ export class Restrictions {
     if (name === null) return null;
     this.#helo = name;
     this.#deferIfPermit = this.#afterClient;
-    const r = await this.#stage(() => this.#list("smtpd_helo_restrictions", name, HELO, "check_helo_access"));
+    const r = await this.#stage(() =>
+      this.#list("smtpd_helo_restrictions", name, HELO, "check_helo_access"),
+    );
     this.#afterHelo = this.#deferIfPermit;
     return r;
   }
@@ -218,7 +226,9 @@ export class Restrictions {
     try {
       if (this.s.settings.delayReject) {
         const early =
-          (await this.client()) ?? (await this.helo(this.s.helo)) ?? (await this.mail(this.s.sender));
+          (await this.client()) ??
+          (await this.helo(this.s.helo)) ??
+          (await this.mail(this.s.sender));
         if (early) return early;
       }
       this.#deferIfPermit = this.#afterSender;
@@ -302,7 +312,12 @@ export class Restrictions {
     }
   }
 
-  async #list(param: string, replyName: string, cls: string, defAcl: string | null): Promise<Status> {
+  async #list(
+    param: string,
+    replyName: string,
+    cls: string,
+    defAcl: string | null,
+  ): Promise<Status> {
     const list = restrictionList(this.#cfg, param);
     if (list.length === 0) return DUNNO;
     return this.#generic(list, replyName, cls, defAcl);
@@ -310,7 +325,12 @@ export class Restrictions {
 
   // ---------------------------------------------------------------- the list walker
 
-  async #generic(list: readonly string[], replyName: string, cls: string, defAcl: string | null): Promise<Status> {
+  async #generic(
+    list: readonly string[],
+    replyName: string,
+    cls: string,
+    defAcl: string | null,
+  ): Promise<Status> {
     const saved = this.#recursion++;
     let status: Status = DUNNO;
     for (let i = 0; i < list.length; i++) {
@@ -323,7 +343,8 @@ export class Restrictions {
       }
       if (list[i].includes(":")) {
         // A bare table means "check_<stage>_access table".
-        if (!defAcl) throw new ConfigProblem(`specify a check_*_access restriction before "${list[i]}"`);
+        if (!defAcl)
+          throw new ConfigProblem(`specify a check_*_access restriction before "${list[i]}"`);
         arg = list[i];
         name = defAcl;
       } else if (WITH_ARGUMENT.has(name)) {
@@ -340,7 +361,13 @@ export class Restrictions {
     return status;
   }
 
-  async #one(name: string, arg: string | undefined, replyName: string, cls: string, defAcl: string | null): Promise<Status> {
+  async #one(
+    name: string,
+    arg: string | undefined,
+    replyName: string,
+    cls: string,
+    defAcl: string | null,
+  ): Promise<Status> {
     const s = this.s;
     const st = s.settings;
     const cfg = this.#cfg;
@@ -353,19 +380,41 @@ export class Restrictions {
       case "permit":
         return OK;
       case "reject":
-        return this.#reject(cfg.int("reject_code"), "5.7.1", `<${replyName}>: ${cls} rejected: Access denied`);
+        return this.#reject(
+          cfg.int("reject_code"),
+          "5.7.1",
+          `<${replyName}>: ${cls} rejected: Access denied`,
+        );
       case "defer":
-        return this.#reject(cfg.int("defer_code"), "4.3.2", `<${replyName}>: ${cls} rejected: Try again later`);
+        return this.#reject(
+          cfg.int("defer_code"),
+          "4.3.2",
+          `<${replyName}>: ${cls} rejected: Try again later`,
+        );
       case "defer_if_permit":
-        return this.#deferIfPermitOr(450, "4.7.0", `<${replyName}>: ${cls} rejected: defer_if_permit requested`);
+        return this.#deferIfPermitOr(
+          450,
+          "4.7.0",
+          `<${replyName}>: ${cls} rejected: defer_if_permit requested`,
+        );
       case "defer_if_reject":
-        this.#deferIf("reject", 450, "4.7.0", `<${replyName}>: ${cls} rejected: defer_if_reject requested`);
+        this.#deferIf(
+          "reject",
+          450,
+          "4.7.0",
+          `<${replyName}>: ${cls} rejected: defer_if_reject requested`,
+        );
         return DUNNO;
       case "reject_unauth_pipelining":
         if (!s.illPipelining) return DUNNO;
-        return this.#reject(503, "5.5.0", `<${replyName}>: ${cls} rejected: Improper use of SMTP command pipelining`);
+        return this.#reject(
+          503,
+          "5.5.0",
+          `<${replyName}>: ${cls} rejected: Improper use of SMTP command pipelining`,
+        );
       case "sleep": {
-        if (!/^\d+$/.test(arg!)) throw new ConfigProblem("restriction sleep must be followed by number");
+        if (!/^\d+$/.test(arg!))
+          throw new ConfigProblem("restriction sleep must be followed by number");
         await Bun.sleep(Number(arg) * 1000);
         return DUNNO;
       }
@@ -380,10 +429,18 @@ export class Restrictions {
       case "reject_unknown_client_hostname":
       case "reject_unknown_client":
         if (client.nameStatus === "ok") return DUNNO;
-        return this.#reject(450, "4.7.25", `Client host rejected: cannot find your hostname, [${client.addr}]`);
+        return this.#reject(
+          450,
+          "4.7.25",
+          `Client host rejected: cannot find your hostname, [${client.addr}]`,
+        );
       case "reject_unknown_reverse_client_hostname":
         if (client.reverseStatus === "ok") return DUNNO;
-        return this.#reject(450, "4.7.1", `Client host rejected: cannot find your reverse hostname, [${client.addr}]`);
+        return this.#reject(
+          450,
+          "4.7.1",
+          `Client host rejected: cannot find your reverse hostname, [${client.addr}]`,
+        );
       case "check_client_access": {
         const t = restrictionTable(cfg, arg!);
         const hit = accessLookupClient([t], client.name, client.addr, this.#accessOptions());
@@ -392,7 +449,9 @@ export class Restrictions {
       case "check_reverse_client_hostname_access": {
         const t = restrictionTable(cfg, arg!);
         const hit = accessLookupClient([t], client.reverseName, client.addr, this.#accessOptions());
-        return hit ? this.#tableResult(arg!, hit.value, client.reverseName, "Unverified Client host", defAcl) : DUNNO;
+        return hit
+          ? this.#tableResult(arg!, hit.value, client.reverseName, "Unverified Client host", defAcl)
+          : DUNNO;
       }
       case "reject_rbl_client":
       case "reject_rbl":
@@ -400,7 +459,9 @@ export class Restrictions {
       case "reject_rhsbl_client":
         return client.name === "unknown" ? DUNNO : this.#rhsbl(arg!, client.name, CLIENT);
       case "reject_rhsbl_reverse_client":
-        return client.reverseName === "unknown" ? DUNNO : this.#rhsbl(arg!, client.reverseName, "Unverified Client host");
+        return client.reverseName === "unknown"
+          ? DUNNO
+          : this.#rhsbl(arg!, client.reverseName, "Unverified Client host");
 
       // ---------------------------------------------------------- helo
       case "check_helo_access": {
@@ -414,14 +475,22 @@ export class Restrictions {
         if (!helo) return DUNNO;
         if (helo.startsWith("[")) return this.#invalidLiteral(helo);
         if (validHostname(truncateDot(helo)) || isIPv4(helo)) return DUNNO;
-        return this.#reject(cfg.int("invalid_hostname_reject_code"), "5.5.2", `<${helo}>: ${HELO} rejected: Invalid name`);
+        return this.#reject(
+          cfg.int("invalid_hostname_reject_code"),
+          "5.5.2",
+          `<${helo}>: ${HELO} rejected: Invalid name`,
+        );
       case "reject_non_fqdn_helo_hostname":
       case "reject_non_fqdn_hostname": {
         if (!helo) return DUNNO;
         if (helo.startsWith("[")) return this.#invalidLiteral(helo);
         const h = truncateDot(helo);
         if (validHostname(h) && h.includes(".")) return DUNNO;
-        return this.#reject(cfg.int("non_fqdn_reject_code"), "5.5.2", `<${helo}>: ${HELO} rejected: need fully-qualified hostname`);
+        return this.#reject(
+          cfg.int("non_fqdn_reject_code"),
+          "5.5.2",
+          `<${helo}>: ${HELO} rejected: need fully-qualified hostname`,
+        );
       }
       case "reject_unknown_helo_hostname":
       case "reject_unknown_hostname":
@@ -453,7 +522,11 @@ export class Restrictions {
         return this.#unlisted(sender, SENDER);
       case "reject_multi_recipient_bounce":
         if (sender !== "" || s.rcptCount <= (s.where === "RCPT" ? 0 : 1)) return DUNNO;
-        return this.#reject(550, "5.5.3", `<${replyName}>: ${cls} rejected: Multi-recipient bounce`);
+        return this.#reject(
+          550,
+          "5.5.3",
+          `<${replyName}>: ${cls} rejected: Multi-recipient bounce`,
+        );
 
       // ---------------------------------------------------------- recipient
       case "check_recipient_access": {
@@ -500,13 +573,23 @@ export class Restrictions {
   }
 
   /** check_sender_access / check_recipient_access: the address as resolved, access(5) order. */
-  #mailAccess(table: LookupTable, spec: string, addr: string, cls: string, defAcl: string | null): Promise<Status> | Status {
+  #mailAccess(
+    table: LookupTable,
+    spec: string,
+    addr: string,
+    cls: string,
+    defAcl: string | null,
+  ): Promise<Status> | Status {
     const canonical = canonicalize(this.#cfg, addr);
     const hit = accessLookupAddress([table], canonical.toLowerCase(), this.#accessOptions());
     if (!hit) return DUNNO;
     return this.#tableResult(spec, hit.value, addr, cls, defAcl).then((st) => {
       // Postfix: a routed recipient (user%remote@us, user@remote@us) is too suspicious for OK.
-      if (st.kind === "ok" && cls === RECIPIENT && resolve(this.#cfg, canonical).address !== canonical)
+      if (
+        st.kind === "ok" &&
+        cls === RECIPIENT &&
+        resolve(this.#cfg, canonical).address !== canonical
+      )
         return DUNNO;
       return st;
     });
@@ -525,15 +608,26 @@ export class Restrictions {
     const v = verifyRecipient(this.#cfg, addr);
     if (v.known) return DUNNO;
     const dsn = cls === SENDER ? fixDsn(v.enhanced ?? "5.1.0", SENDER) : (v.enhanced ?? "5.1.1");
-    return this.#reject(v.code ?? 550, dsn, `<${addr}>: ${cls} rejected: ${v.text ?? "User unknown"}`);
+    return this.#reject(
+      v.code ?? 550,
+      dsn,
+      `<${addr}>: ${cls} rejected: ${v.text ?? "User unknown"}`,
+    );
   }
 
   #invalidLiteral(helo: string): Status {
     const inner = helo.slice(1, helo.endsWith("]") ? -1 : undefined);
     const ip = inner.toLowerCase().startsWith("ipv6:") ? inner.slice(5) : inner;
-    if (helo.endsWith("]") && (isIPv4(ip) || (isIPv6(ip) && inner.toLowerCase().startsWith("ipv6:"))))
+    if (
+      helo.endsWith("]") &&
+      (isIPv4(ip) || (isIPv6(ip) && inner.toLowerCase().startsWith("ipv6:")))
+    )
       return DUNNO;
-    return this.#reject(this.#cfg.int("invalid_hostname_reject_code"), "5.5.2", `<${helo}>: ${HELO} rejected: invalid ip address`);
+    return this.#reject(
+      this.#cfg.int("invalid_hostname_reject_code"),
+      "5.5.2",
+      `<${helo}>: ${HELO} rejected: invalid ip address`,
+    );
   }
 
   #nonFqdnAddress(addr: string, cls: string): Status {
@@ -541,7 +635,11 @@ export class Restrictions {
     if (domain.startsWith("[") && domain.endsWith("]")) return DUNNO;
     const d = truncateDot(domain);
     if (d !== "" && validHostname(d) && d.includes(".")) return DUNNO;
-    return this.#reject(this.#cfg.int("non_fqdn_reject_code"), "4.5.2", `<${addr}>: ${cls} rejected: need fully-qualified address`);
+    return this.#reject(
+      this.#cfg.int("non_fqdn_reject_code"),
+      "4.5.2",
+      `<${addr}>: ${cls} rejected: need fully-qualified address`,
+    );
   }
 
   // ---------------------------------------------------------------- DNS checks
@@ -553,7 +651,8 @@ export class Restrictions {
     if (results.some((r) => r.status === "ok")) return DUNNO;
     const helo = this.#helo ?? this.s.helo ?? name;
     const text = `<${helo}>: ${HELO} rejected: Host not found`;
-    if (results.some((r) => r.status === "tempfail")) return this.#deferIfPermitOr(450, "4.7.1", text);
+    if (results.some((r) => r.status === "tempfail"))
+      return this.#deferIfPermitOr(450, "4.7.1", text);
     return this.#reject(this.#cfg.int("unknown_hostname_reject_code"), "4.7.1", text);
   }
 
@@ -562,7 +661,7 @@ export class Restrictions {
     const dns = this.s.resolver;
     const r = resolve(this.#cfg, canonicalize(this.#cfg, addr));
     const domain = splitAddress(r.address).domain;
-    if (!dns || domain === "" || r.class !== "default" && r.class !== "relay") return DUNNO;
+    if (!dns || domain === "" || (r.class !== "default" && r.class !== "relay")) return DUNNO;
     if (domain.startsWith("[")) return DUNNO;
     const isSender = cls === SENDER;
     const dsn = isSender ? "4.1.8" : "4.1.2";
@@ -580,7 +679,8 @@ export class Restrictions {
     if (mx.status === "nodata") {
       const [a, aaaa] = await Promise.all([dns.a(domain), dns.aaaa(domain)]);
       if (a.status === "ok" || aaaa.status === "ok") return DUNNO;
-      if (a.status === "tempfail" || aaaa.status === "tempfail") return this.#deferIfPermitOr(450, dsn, text);
+      if (a.status === "tempfail" || aaaa.status === "tempfail")
+        return this.#deferIfPermitOr(450, dsn, text);
     }
     return this.#reject(this.#cfg.int("unknown_address_reject_code"), dsn, text);
   }
@@ -597,7 +697,8 @@ export class Restrictions {
     const domain = truncateDot(at === -1 ? what : what.slice(at + 1));
     if (domain === "" || domain.startsWith("[")) return DUNNO;
     // Postfix skips names with a numeric last label (some lists refuse "IP queries").
-    if (/^\d+$/.test(domain.slice(domain.lastIndexOf(".") + 1)) || !validHostname(domain)) return DUNNO;
+    if (/^\d+$/.test(domain.slice(domain.lastIndexOf(".") + 1)) || !validHostname(domain))
+      return DUNNO;
     return this.#dnsxl(spec, domain, what, cls);
   }
 
@@ -642,7 +743,13 @@ export class Restrictions {
 
   // ---------------------------------------------------------------- table results
 
-  async #tableResult(table: string, value: string, replyName: string, cls: string, defAcl: string | null): Promise<Status> {
+  async #tableResult(
+    table: string,
+    value: string,
+    replyName: string,
+    cls: string,
+    defAcl: string | null,
+  ): Promise<Status> {
     const a = parseAccessValue(value);
     const cfg = this.#cfg;
     const rejectText = (t: string, dflt: string) => `<${replyName}>: ${cls} rejected: ${t || dflt}`;
@@ -652,15 +759,32 @@ export class Restrictions {
       case "dunno":
         return DUNNO;
       case "reject":
-        return this.#reject(cfg.int("access_map_reject_code"), fixDsn(a.dsn, cls), rejectText(a.text, "Access denied"));
+        return this.#reject(
+          cfg.int("access_map_reject_code"),
+          fixDsn(a.dsn, cls),
+          rejectText(a.text, "Access denied"),
+        );
       case "defer":
-        return this.#reject(cfg.int("access_map_defer_code"), fixDsn(a.dsn, cls), rejectText(a.text, "Access denied"));
+        return this.#reject(
+          cfg.int("access_map_defer_code"),
+          fixDsn(a.dsn, cls),
+          rejectText(a.text, "Access denied"),
+        );
       case "code":
         return this.#reject(a.code, fixDsn(a.dsn, cls), rejectText(a.text, "Access denied"));
       case "defer_if_permit":
-        return this.#deferIfPermitOr(cfg.int("access_map_defer_code"), fixDsn(a.dsn, cls), rejectText(a.text, "Service unavailable"));
+        return this.#deferIfPermitOr(
+          cfg.int("access_map_defer_code"),
+          fixDsn(a.dsn, cls),
+          rejectText(a.text, "Service unavailable"),
+        );
       case "defer_if_reject":
-        this.#deferIf("reject", cfg.int("access_map_defer_code"), fixDsn(a.dsn, cls), rejectText(a.text, "Service unavailable"));
+        this.#deferIf(
+          "reject",
+          cfg.int("access_map_defer_code"),
+          fixDsn(a.dsn, cls),
+          rejectText(a.text, "Service unavailable"),
+        );
         return DUNNO;
       case "warn":
         this.#whatsup("warn", a.text);
@@ -681,7 +805,9 @@ export class Restrictions {
       case "prepend":
         if (!this.#canDelegate(table, "PREPEND")) return DUNNO;
         if (this.s.where === "END-OF-MESSAGE") {
-          log.warn(`access table ${table}: action PREPEND must be used before smtpd_end_of_data_restrictions`);
+          log.warn(
+            `access table ${table}: action PREPEND must be used before smtpd_end_of_data_restrictions`,
+          );
           return DUNNO;
         }
         this.actions.prepend.push(a.header);
@@ -702,7 +828,10 @@ export class Restrictions {
         this.actions.bcc.push(a.address);
         return DUNNO;
       case "restrictions":
-        if (this.#recursion > 100) throw new ConfigProblem(`access table ${table} entry ${value} causes unreasonable recursion`);
+        if (this.#recursion > 100)
+          throw new ConfigProblem(
+            `access table ${table} entry ${value} causes unreasonable recursion`,
+          );
         return this.#generic(a.list, replyName, cls, defAcl);
       case "error":
         log.warn(`access table ${table}: ${a.reason}`);
@@ -776,6 +905,14 @@ export class Restrictions {
     return { kind: "reject", reply: { code: c, enhanced: d, text: t } };
   }
 
+  /** Log a session event the way restrictions log theirs (bare newline, size rejects). */
+  logWhatsup(what: string, text: string, sender?: string): void {
+    const saved = this.#sender;
+    if (sender !== undefined) this.#sender = sender;
+    this.#whatsup(what, text);
+    this.#sender = saved;
+  }
+
   /** Postfix's log_whatsup: "QUEUEID: reject: RCPT from host[addr]: TEXT; from=<> to=<> ...". */
   #whatsup(what: string, text: string): void {
     const s = this.s;
@@ -823,11 +960,21 @@ export function ipFilterMatch(filter: string, ip: string): boolean {
 }
 
 /** $name, ${name}, ${name?text}, ${name:text} over the given variables, then main.cf. */
-export function expandTemplate(template: string, vars: Record<string, string>, cfg: Config): string {
+export function expandTemplate(
+  template: string,
+  vars: Record<string, string>,
+  cfg: Config,
+): string {
   const value = (name: string): string => vars[name] ?? cfg.any(name) ?? "";
   return template.replace(
     /\$(?:\{([A-Za-z0-9_]+)(?:([?:])((?:[^{}]|\{[^{}]*\})*))?\}|([A-Za-z0-9_]+)|\$)/g,
-    (_m, braced: string | undefined, op: string | undefined, alt: string | undefined, bare: string | undefined) => {
+    (
+      _m,
+      braced: string | undefined,
+      op: string | undefined,
+      alt: string | undefined,
+      bare: string | undefined,
+    ) => {
       if (braced === undefined && bare === undefined) return "$";
       const name = braced ?? bare!;
       const v = value(name);

@@ -29,9 +29,7 @@ export interface SmtpdTls {
   offer(view: SessionView): boolean;
 }
 
-export type AuthResult =
-  | { ok: true; user: string; method: string }
-  | { ok: false; reply: Reply };
+export type AuthResult = { ok: true; user: string; method: string } | { ok: false; reply: Reply };
 
 /** AUTH seam (RFC 4954): the AUTH issue supplies it; absent, AUTH is "not implemented". */
 export interface SmtpdAuth {

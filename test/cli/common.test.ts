@@ -7,8 +7,24 @@ describe("getopt (POSIX, stops at the first operand)", () => {
   test.each([
     [["-d", "ABC"], [["d", "ABC"]], []],
     [["-dABC"], [["d", "ABC"]], []],
-    [["-psv"], [["p", ""], ["s", ""], ["v", ""]], []],
-    [["-pdABC", "-h", "ALL", "deferred"], [["p", ""], ["d", "ABC"], ["h", "ALL"]], ["deferred"]],
+    [
+      ["-psv"],
+      [
+        ["p", ""],
+        ["s", ""],
+        ["v", ""],
+      ],
+      [],
+    ],
+    [
+      ["-pdABC", "-h", "ALL", "deferred"],
+      [
+        ["p", ""],
+        ["d", "ABC"],
+        ["h", "ALL"],
+      ],
+      ["deferred"],
+    ],
     [["-d", "-", "hold", "-h", "x"], [["d", "-"]], ["hold", "-h", "x"]],
     [["--", "-d"], [], ["-d"]],
     [["-"], [], ["-"]],
@@ -34,7 +50,9 @@ describe("getopt (POSIX, stops at the first operand)", () => {
     );
     const d = captureIO(null, "postqueue");
     expect(usageError(d.io, { bad: "i", missing: true }, "usage: q", 64)).toBe(64);
-    expect(d.err()).toBe("postqueue: option requires an argument -- 'i'\npostqueue: fatal: usage: q\n");
+    expect(d.err()).toBe(
+      "postqueue: option requires an argument -- 'i'\npostqueue: fatal: usage: q\n",
+    );
   });
 });
 

@@ -137,6 +137,8 @@ export async function runMain(
   opts: { stdin?: string; env?: Record<string, string>; argv0?: string } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const proc = Bun.spawn([BUN, MAIN, ...args], {
+    // argv0 "…/mailq" is what a link made by install-links gives the compiled binary.
+    argv0: opts.argv0,
     stdin: opts.stdin !== undefined ? new TextEncoder().encode(opts.stdin) : "ignore",
     stdout: "pipe",
     stderr: "pipe",

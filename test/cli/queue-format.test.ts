@@ -112,9 +112,7 @@ describe("addresses", () => {
 
   test("quoteForJson", () => {
     expect(quoteForJson('a"b\\c')).toBe('a\\"b\\\\c');
-    expect(quoteForJson("a\nb\tc\rd\be\ff\x01g\x7f")).toBe(
-      "a\\nb\\tc\\rd\\be\\ff\\u0001g\\u007F",
-    );
+    expect(quoteForJson("a\nb\tc\rd\be\ff\x01g\x7f")).toBe("a\\nb\\tc\\rd\\be\\ff\\u0001g\\u007F");
     expect(quoteForJson("ü")).toBe("ü");
   });
 });
@@ -171,7 +169,10 @@ describe("mailq entries (showq_compat.c)", () => {
 
   test("a reason longer than 76 characters starts the line", () => {
     const reason = `host mx.example.org[192.0.2.7] said: 450 4.7.1 ${"x".repeat(60)}`;
-    const m = msg({ state: "deferred", recipients: [rcpt(0, "a@example.org", "deferred", reason)] });
+    const m = msg({
+      state: "deferred",
+      recipients: [rcpt(0, "a@example.org", "deferred", reason)],
+    });
     expect(formatMailqEntry(m, UTC).split("\n")[1]).toBe(`(${reason})`);
   });
 

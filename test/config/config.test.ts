@@ -3,8 +3,8 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { buildConfig } from "../../src/config/config.ts";
 import {
-  checkConfig,
   ConfigError,
+  checkConfig,
   DEFAULT_MASTER_CF,
   defaultMainCf,
   loadConfig,
@@ -47,7 +47,7 @@ describe("main.cf syntax", () => {
   });
 
   test.each([
-    ["just words", 'missing \'=\' after attribute name: "just words"'],
+    ["just words", "missing '=' after attribute name: \"just words\""],
     ["= value", 'missing attribute name: "= value"'],
   ])("syntax error %p", (line, message) => {
     const p = parseMainCf(`# first\n${line}\n`, "/x/main.cf");
@@ -70,7 +70,10 @@ describe("main.cf syntax", () => {
 describe("bad values name file, line and reason", () => {
   test.each([
     ["smtpd_timeout = 5x", 'bad time value "5x" for smtpd_timeout'],
-    ["smtpd_helo_required = sometimes", 'bad bool value "sometimes" for smtpd_helo_required (use yes or no)'],
+    [
+      "smtpd_helo_required = sometimes",
+      'bad bool value "sometimes" for smtpd_helo_required (use yes or no)',
+    ],
     ["smtpd_recipient_limit = 1e3", 'bad int value "1e3" for smtpd_recipient_limit'],
     ["message_size_limit = 10 MB", 'bad size value "10 MB" for message_size_limit'],
     ["inet_protocols = ipv5", 'bad value "ipv5" for inet_protocols (choose from: all, ipv4, ipv6)'],
@@ -82,7 +85,10 @@ describe("bad values name file, line and reason", () => {
       'mynetworks: non-null host address bits in "10.0.0.1/8", perhaps you should use "10.0.0.0/8" instead',
     ],
     ["mydestination = bad_domain!", 'mydestination: bad domain pattern: "bad_domain!"'],
-    ["canonical_maps = inline:{a}", 'canonical_maps: inline:{a}: missing \'=\' after attribute name: "a"'],
+    [
+      "canonical_maps = inline:{a}",
+      "canonical_maps: inline:{a}: missing '=' after attribute name: \"a\"",
+    ],
     ["my_timeout = 5x\nsmtpd_timeout = $my_timeout", 'bad time value "5x" for smtpd_timeout'],
   ])("%p", (text, message) => {
     const dir = tempDir({ "main.cf": `# leading comment\n${text}\n` });
@@ -144,6 +150,7 @@ describe("unused parameters", () => {
         "relay_bogus = 1",
         "nosuch_destination_concurrency_limit = 3",
         "cond_ref = x",
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: main.cf syntax
         "myorigin = ${cond_ref?$myhostname}",
         "",
       ].join("\n"),
@@ -297,7 +304,9 @@ describe("finding the configuration", () => {
 
 describe("withOverrides", () => {
   test("derived configs see -o values, cached per service", () => {
-    const dir = tempDir({ "main.cf": "my_banner = hi\nsmtpd_banner = $my_banner from $syslog_name\n" });
+    const dir = tempDir({
+      "main.cf": "my_banner = hi\nsmtpd_banner = $my_banner from $syslog_name\n",
+    });
     const c = loadConfig({ ...isolated, configDir: dir });
     const sub = c.services.find((s) => s.name === "127.0.0.1:2587")!;
     const d = c.withOverrides(sub.overrides);

@@ -1,5 +1,5 @@
 import { afterAll, expect, test } from "bun:test";
-import { readdirSync, readFileSync, statSync, writeFileSync, chmodSync } from "node:fs";
+import { chmodSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { editMainCf } from "../../src/config/edit-main-cf.ts";
 import { removeTempDirs, tempDir } from "./fixture.ts";
@@ -40,7 +40,6 @@ test("changes lines in place, drops their continuations, keeps comments, appends
       "#relayhost = [commented.example]",
       "relayhost = [new.example]:587",
       "mynetworks = 127.0.0.0/8",
-      "",
       "aa_new = first",
       "zz_new = last",
       "",
@@ -70,5 +69,7 @@ test("every entry of a name set twice is changed, with a warning", () => {
 test("refuses multi-line values and bad names", () => {
   const dir = tempDir();
   expect(() => editMainCf(join(dir, "main.cf"), { x: "a\nb" })).toThrow("multi-line");
-  expect(() => editMainCf(join(dir, "main.cf"), { "a b": "1" })).toThrow('bad parameter name: "a b"');
+  expect(() => editMainCf(join(dir, "main.cf"), { "a b": "1" })).toThrow(
+    'bad parameter name: "a b"',
+  );
 });

@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${name} is Postfix syntax under test
 import { afterAll, describe, expect, test } from "bun:test";
 import { buildConfig } from "../../src/config/config.ts";
 import { ExpandSyntaxError, expandText, references } from "../../src/config/expand.ts";

@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${name} is Postfix syntax under test
 import { afterAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { checkConfig, loadConfig } from "../../src/config/index.ts";
@@ -24,7 +25,7 @@ describe("master.cf services", () => {
     "[::1]:2525 inet n - n - 0 smtpd",
     "127.0.0.1:10025 inet n - n 60? 5 smtpd -o smtpd_client_restrictions=",
     "relay     unix  -       -       n       -       -       smtp",
-    "pipe      unix  y       n       -       -       1       pipe flags=R { user=vmail } argv=/bin/cat ${recipient}",
+    "pipe      unix  y       n       -       -       1       pipe flags=R { user = vmail } argv=/bin/cat ${recipient}",
     "lmtp      unix  -       -       n       -       -       lmtp",
   ].join("\n");
   const { services, diagnostics } = parseMasterCf(text, "/c/master.cf", 100);
@@ -46,13 +47,97 @@ describe("master.cf services", () => {
       line: s.line,
     }));
     expect(rows).toEqual([
-      { name: "smtp", type: "inet", private: false, unpriv: true, chroot: false, wakeup: "-", maxproc: 100, command: "smtpd", host: "", port: 25, line: 2 },
-      { name: "submission", type: "inet", private: false, unpriv: true, chroot: true, wakeup: "-", maxproc: 20, command: "smtpd", host: "", port: 587, line: 3 },
-      { name: "[::1]:2525", type: "inet", private: false, unpriv: true, chroot: false, wakeup: "-", maxproc: 0, command: "smtpd", host: "::1", port: 2525, line: 9 },
-      { name: "127.0.0.1:10025", type: "inet", private: false, unpriv: true, chroot: false, wakeup: "60?", maxproc: 5, command: "smtpd", host: "127.0.0.1", port: 10025, line: 10 },
-      { name: "relay", type: "unix", private: true, unpriv: true, chroot: false, wakeup: "-", maxproc: 100, command: "smtp", host: undefined, port: undefined, line: 11 },
-      { name: "pipe", type: "unix", private: true, unpriv: false, chroot: false, wakeup: "-", maxproc: 1, command: "pipe", host: undefined, port: undefined, line: 12 },
-      { name: "lmtp", type: "unix", private: true, unpriv: true, chroot: false, wakeup: "-", maxproc: 100, command: "lmtp", host: undefined, port: undefined, line: 13 },
+      {
+        name: "smtp",
+        type: "inet",
+        private: false,
+        unpriv: true,
+        chroot: false,
+        wakeup: "-",
+        maxproc: 100,
+        command: "smtpd",
+        host: "",
+        port: 25,
+        line: 2,
+      },
+      {
+        name: "submission",
+        type: "inet",
+        private: false,
+        unpriv: true,
+        chroot: true,
+        wakeup: "-",
+        maxproc: 20,
+        command: "smtpd",
+        host: "",
+        port: 587,
+        line: 3,
+      },
+      {
+        name: "[::1]:2525",
+        type: "inet",
+        private: false,
+        unpriv: true,
+        chroot: false,
+        wakeup: "-",
+        maxproc: 0,
+        command: "smtpd",
+        host: "::1",
+        port: 2525,
+        line: 9,
+      },
+      {
+        name: "127.0.0.1:10025",
+        type: "inet",
+        private: false,
+        unpriv: true,
+        chroot: false,
+        wakeup: "60?",
+        maxproc: 5,
+        command: "smtpd",
+        host: "127.0.0.1",
+        port: 10025,
+        line: 10,
+      },
+      {
+        name: "relay",
+        type: "unix",
+        private: true,
+        unpriv: true,
+        chroot: false,
+        wakeup: "-",
+        maxproc: 100,
+        command: "smtp",
+        host: undefined,
+        port: undefined,
+        line: 11,
+      },
+      {
+        name: "pipe",
+        type: "unix",
+        private: true,
+        unpriv: false,
+        chroot: false,
+        wakeup: "-",
+        maxproc: 1,
+        command: "pipe",
+        host: undefined,
+        port: undefined,
+        line: 12,
+      },
+      {
+        name: "lmtp",
+        type: "unix",
+        private: true,
+        unpriv: true,
+        chroot: false,
+        wakeup: "-",
+        maxproc: 100,
+        command: "lmtp",
+        host: undefined,
+        port: undefined,
+        line: 13,
+      },
     ]);
   });
 
@@ -65,7 +150,7 @@ describe("master.cf services", () => {
     });
     expect(sub.args).toEqual(["-v"]);
     expect(services[3]!.overrides).toEqual({ smtpd_client_restrictions: "" });
-    expect(services[5]!.args).toEqual(["flags=R", "user=vmail", "argv=/bin/cat", "${recipient}"]);
+    expect(services[5]!.args).toEqual(["flags=R", "user = vmail", "argv=/bin/cat", "${recipient}"]);
   });
 
   test("postconf -M format", () => {
@@ -75,7 +160,7 @@ describe("master.cf services", () => {
       "[::1]:2525 inet  n       -       n       -       0       smtpd",
       "127.0.0.1:10025 inet n   -       n       60?     5       smtpd -o smtpd_client_restrictions=",
       "relay      unix  -       -       n       -       -       smtp",
-      "pipe       unix  y       n       -       -       1       pipe flags=R {user=vmail} argv=/bin/cat ${recipient}",
+      "pipe       unix  y       n       -       -       1       pipe flags=R {user = vmail} argv=/bin/cat ${recipient}",
       "lmtp       unix  -       -       n       -       -       lmtp",
     ]);
     expect(formatMasterEntry(services[1]!.argv, true)).toBe(
@@ -83,7 +168,8 @@ describe("master.cf services", () => {
         "submission inet  n       -       y       -       20      smtpd",
         "    -o syslog_name=posteix/submission",
         "    -o {smtpd_banner=$myhostname welcomes you}",
-        "    -o smtpd_sasl_auth_enable=yes -v",
+        "    -o smtpd_sasl_auth_enable=yes",
+        "    -v",
       ].join("\n"),
     );
   });
@@ -91,8 +177,14 @@ describe("master.cf services", () => {
 
 describe("master.cf errors name file and line", () => {
   test.each([
-    ["smtp inet n - n - -", "bad field count: need service type private unpriv chroot wakeup maxproc command: \"smtp inet n - n - -\""],
-    ["smtp tcp n - n - - smtpd", 'invalid type field "tcp" (use inet, unix, unix-dgram, fifo or pass)'],
+    [
+      "smtp inet n - n - -",
+      'bad field count: need service type private unpriv chroot wakeup maxproc command: "smtp inet n - n - -"',
+    ],
+    [
+      "smtp tcp n - n - - smtpd",
+      'invalid type field "tcp" (use inet, unix, unix-dgram, fifo or pass)',
+    ],
     ["smtp inet no - n - - smtpd", 'invalid private field "no" (use y, n or -)'],
     ["smtp inet n - n never - smtpd", 'invalid wakeup field "never"'],
     ["smtp inet n - n - many smtpd", 'invalid maxproc field "many"'],
@@ -101,13 +193,18 @@ describe("master.cf errors name file and line", () => {
     ["::1:25 inet n - n - - smtpd", 'IPv6 address must be in [brackets]: "::1:25"'],
     ["99999 inet n - n - - smtpd", 'bad port number "99999"'],
     ["smtp inet n - n - - smtpd -o", "-o without name=value"],
-    ["smtp inet n - n - - smtpd -o smtpd_timeout", 'bad -o "smtpd_timeout": missing \'=\' after attribute name'],
+    [
+      "smtp inet n - n - - smtpd -o smtpd_timeout",
+      "bad -o \"smtpd_timeout\": missing '=' after attribute name",
+    ],
     ["smtp inet n - n - - smtpd -o { a = b", 'bad -o "{ a = b": missing "}"'],
     ["smtp unix - - n - - smtp\nsmtp unix - - n - - smtp", "duplicate service: smtp/unix"],
   ])("%p", (entry, message) => {
     const dir = tempDir({ "master.cf": `# header\n${entry}\n` });
     const line = entry.includes("\n") ? 3 : 2;
-    const diags = checkConfig({ ...isolated, configDir: dir }).filter((d) => d.severity === "error");
+    const diags = checkConfig({ ...isolated, configDir: dir }).filter(
+      (d) => d.severity === "error",
+    );
     expect(diags).toEqual([{ severity: "error", file: join(dir, "master.cf"), line, message }]);
   });
 });

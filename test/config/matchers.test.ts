@@ -25,7 +25,7 @@ describe("NetworkMatcher", () => {
       "gw.example.com",
       ".corp.example",
       file,
-      "cidr:" + join(tempDir({ c: "100.64.0.0/10 x\n" }), "c"),
+      `cidr:${join(tempDir({ c: "100.64.0.0/10 x\n" }), "c")}`,
     ],
     opts(),
   );

@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${name} is Postfix syntax under test
 import { afterAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -258,8 +259,14 @@ describe("cidr:", () => {
   });
 
   test.each([
-    ["10.0.0.1/8 X", 'non-null host address bits in "10.0.0.1/8", perhaps you should use "10.0.0.0/8" instead'],
-    ["2001:db8::1/32 X", 'non-null host address bits in "2001:db8::1/32", perhaps you should use "2001:db8::/32" instead'],
+    [
+      "10.0.0.1/8 X",
+      'non-null host address bits in "10.0.0.1/8", perhaps you should use "10.0.0.0/8" instead',
+    ],
+    [
+      "2001:db8::1/32 X",
+      'non-null host address bits in "2001:db8::1/32", perhaps you should use "2001:db8::/32" instead',
+    ],
     ["10.0.0.0/40 X", 'bad net/mask pattern: "10.0.0.0/40"'],
     ["10.0.0 X", 'bad net/mask pattern: "10.0.0"'],
     ["10.0.0.0/8", 'missing result after pattern: "10.0.0.0/8"'],

@@ -60,7 +60,11 @@ describe("checkValue", () => {
   test.each([
     ["smtpd_timeout", "5x", 'bad time value "5x" for smtpd_timeout'],
     ["smtpd_timeout", "5m", null],
-    ["smtpd_helo_required", "maybe", 'bad bool value "maybe" for smtpd_helo_required (use yes or no)'],
+    [
+      "smtpd_helo_required",
+      "maybe",
+      'bad bool value "maybe" for smtpd_helo_required (use yes or no)',
+    ],
     ["smtpd_recipient_limit", "lots", 'bad int value "lots" for smtpd_recipient_limit'],
     ["message_size_limit", "10q", 'bad size value "10q" for message_size_limit'],
     ["message_size_limit", "10m", null],
@@ -79,11 +83,10 @@ describe("lists", () => {
   test.each([
     ["a, b c,,d", ["a", "b", "c", "d"]],
     ["  \t", []],
-    ["check_client_access inline:{ 1.2.3.4=REJECT, { a = b c } }, permit", [
-      "check_client_access",
-      "inline:{ 1.2.3.4=REJECT, { a = b c } }",
-      "permit",
-    ]],
+    [
+      "check_client_access inline:{ 1.2.3.4=REJECT, { a = b c } }, permit",
+      ["check_client_access", "inline:{ 1.2.3.4=REJECT, { a = b c } }", "permit"],
+    ],
     ["{ text with spaces }, x", ["text with spaces", "x"]],
     ["a\nb", ["a", "b"]],
   ] as const)("splitList %p", (text, want) => expect(splitList(text)).toEqual([...want]));

@@ -24,7 +24,11 @@ export class ConnectionCache {
 
   /** A live idle session for key, or undefined. */
   async take(key: string): Promise<Session | undefined> {
-    for (let list = this.idle.get(key); list !== undefined && list.length > 0; list = this.idle.get(key)) {
+    for (
+      let list = this.idle.get(key);
+      list !== undefined && list.length > 0;
+      list = this.idle.get(key)
+    ) {
       const e = list.pop() as Idle;
       this.total--;
       if (list.length === 0) this.idle.delete(key);
@@ -45,7 +49,11 @@ export class ConnectionCache {
    */
   put(key: string, session: Session, ready: Promise<boolean>, ttlMs: number): void {
     let list = this.idle.get(key);
-    if (ttlMs <= 0 || this.total >= MAX_TOTAL || (list !== undefined && list.length >= MAX_PER_KEY)) {
+    if (
+      ttlMs <= 0 ||
+      this.total >= MAX_TOTAL ||
+      (list !== undefined && list.length >= MAX_PER_KEY)
+    ) {
       void session.quitQuietly();
       return;
     }

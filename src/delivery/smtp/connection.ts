@@ -120,13 +120,19 @@ export class Connection {
   private constructor() {}
 
   /** Connects, or throws a ConnError of kind "connect" (with the socket error code). */
-  static async open(target: ConnectTarget, timeoutMs: number, signal?: AbortSignal): Promise<Connection> {
+  static async open(
+    target: ConnectTarget,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<Connection> {
     const conn = new Connection();
     const opts =
       "unix" in target
         ? { unix: target.unix, data: conn, socket: handlers }
         : { hostname: target.hostname, port: target.port, data: conn, socket: handlers };
-    const connecting = Bun.connect<Connection>(opts as Parameters<typeof Bun.connect<Connection>>[0]);
+    const connecting = Bun.connect<Connection>(
+      opts as Parameters<typeof Bun.connect<Connection>>[0],
+    );
     let timer: ReturnType<typeof setTimeout> | null = null;
     let onAbort: (() => void) | null = null;
     const limits = new Promise<never>((_, reject) => {

@@ -10,8 +10,8 @@
  * command)". Transport failures become SessionFailure / soft results with Postfix's wording.
  */
 
-import type { TlsSummary } from "../types.ts";
 import type { MessageRecord, RecipientRecord } from "../../queue/types.ts";
+import type { TlsSummary } from "../types.ts";
 import { mailCommand, needsSmtputf8, rcptCommand } from "./commands.ts";
 import { ConnError, Connection } from "./connection.ts";
 import { DotStuffer } from "./dot-stuff.ts";
@@ -89,7 +89,9 @@ export class Session {
     private readonly sc: SessionConfig,
   ) {
     this.label =
-      target.unix !== undefined ? `${sc.heloName}[${target.unix}]` : `${target.host}[${target.addr}]`;
+      target.unix !== undefined
+        ? `${sc.heloName}[${target.unix}]`
+        : `${target.host}[${target.addr}]`;
     this.relay =
       target.unix !== undefined ? this.label : `${target.host}[${target.addr}]:${target.port}`;
   }
@@ -116,7 +118,8 @@ export class Session {
       );
     } catch (err) {
       const e = err as ConnError;
-      if (e.kind === "aborted") throw new SessionFailure("aborted", "deferred", "4.3.0", "delivery aborted");
+      if (e.kind === "aborted")
+        throw new SessionFailure("aborted", "deferred", "4.3.0", "delivery aborted");
       const where =
         target.unix !== undefined ? target.unix : `${target.host}[${target.addr}]:${target.port}`;
       throw new SessionFailure(
@@ -233,7 +236,12 @@ export class Session {
     }
     const hs = await this.conn.startTls(tlsOptions(this.sc.tls, this.target.host), t.starttls);
     if (!hs.ok || !acceptableProtocol(hs.protocol)) {
-      const f = new SessionFailure("tls", "deferred", "4.7.5", "Cannot start TLS: handshake failure");
+      const f = new SessionFailure(
+        "tls",
+        "deferred",
+        "4.7.5",
+        "Cannot start TLS: handshake failure",
+      );
       throw Object.assign(f, { plainRetry: level === "may" });
     }
     if (!checkPeer(this.sc.tls, hs.authorized, hs.error, hs.peerCert, domain)) {
@@ -280,7 +288,12 @@ export class Session {
   private refused(r: SmtpReply, phase: Phase): SessionFailure {
     void this.quitQuietly();
     const hard = r.code >= 500;
-    return new SessionFailure("refused", hard ? "bounced" : "deferred", replyDsn(r), this.said(r, phase));
+    return new SessionFailure(
+      "refused",
+      hard ? "bounced" : "deferred",
+      replyDsn(r),
+      this.said(r, phase),
+    );
   }
 
   /** One mail transaction for these recipients. Transport failures make every undecided one soft. */
@@ -312,9 +325,11 @@ export class Session {
     const opt = { features: f, dsn: sc.dsnPassthrough, smtputf8: utf8 };
     const t = sc.timeouts;
     const fromReply = (reply: SmtpReply, phase: Phase): TxOutcome => ({
-      status: reply.code >= 200 && reply.code < 300 ? "sent" : reply.code >= 500 ? "bounced" : "soft",
+      status:
+        reply.code >= 200 && reply.code < 300 ? "sent" : reply.code >= 500 ? "bounced" : "soft",
       dsn: replyDsn(reply),
-      diagnostic: reply.code >= 200 && reply.code < 300 ? replyText(reply) : this.said(reply, phase),
+      diagnostic:
+        reply.code >= 200 && reply.code < 300 ? replyText(reply) : this.said(reply, phase),
     });
     const pipelined = f.pipelining && (sc.pipelining || sc.lmtp);
     const onAbort = () => this.conn.abort();
@@ -344,7 +359,8 @@ export class Session {
       } else {
         mailReply = await this.command(mail, "mail", t.mail);
         if (mailReply.code >= 200 && mailReply.code < 300) {
-          for (const r of recipients) rcptReplies.push(await this.command(rcptCommand(r, opt), "rcpt", t.rcpt));
+          for (const r of recipients)
+            rcptReplies.push(await this.command(rcptCommand(r, opt), "rcpt", t.rcpt));
           if (rcptReplies.some((r) => r.code >= 200 && r.code < 300))
             dataReply = await this.command("DATA", "data", t.dataInit);
         }
@@ -373,7 +389,11 @@ export class Session {
       if (dataReply === null || dataReply.code !== 354) {
         const o =
           dataReply === null
-            ? { status: "soft" as const, dsn: "4.5.0", diagnostic: `no DATA reply from ${this.label}` }
+            ? {
+                status: "soft" as const,
+                dsn: "4.5.0",
+                diagnostic: `no DATA reply from ${this.label}`,
+              }
             : fromReply(dataReply, "data");
         all(o, accepted);
         if (dataReply?.code === 421) this.conn.close();
@@ -383,7 +403,8 @@ export class Session {
       this.phase = "dot";
       if (sc.lmtp) {
         // RFC 2033 section 4.2: one reply per accepted recipient, in RCPT order.
-        for (const r of accepted) outcomes.set(r.index, fromReply(await this.conn.read(t.dataDone), "dot"));
+        for (const r of accepted)
+          outcomes.set(r.index, fromReply(await this.conn.read(t.dataDone), "dot"));
       } else {
         const reply = await this.conn.read(t.dataDone);
         all(fromReply(reply, "dot"), accepted);

@@ -34,6 +34,8 @@ export interface TargetOptions {
   addressLimit: number;
   ipv4: boolean;
   ipv6: boolean;
+  /** Try IPv6 addresses first ($smtp_address_preference = ipv6). */
+  preferIpv6: boolean;
   /** Our own host name: an MX pointing at it must not be used (mail loop). */
   myhostname: string;
 }
@@ -51,7 +53,14 @@ interface Addresses {
   failure: TargetFailure | null;
 }
 
-async function hostAddresses(resolver: Resolver, host: string, opt: TargetOptions): Promise<Addresses> {
+async function hostAddresses(
+  resolver: Resolver,
+  host: string,
+  opt: TargetOptions,
+): Promise<Addresses> {
+  // "localhost" is not asked of DNS (resolvers answer it from /etc/hosts, not from zones).
+  if (host.toLowerCase() === "localhost")
+    return { addrs: opt.ipv4 ? ["127.0.0.1"] : ["::1"], failure: null };
   const lookups: Array<Promise<DnsResult<string>>> = [];
   const types: string[] = [];
   if (opt.ipv4) {
@@ -61,6 +70,10 @@ async function hostAddresses(resolver: Resolver, host: string, opt: TargetOption
   if (opt.ipv6) {
     lookups.push(resolver.aaaa(host));
     types.push("AAAA");
+  }
+  if (opt.preferIpv6) {
+    lookups.reverse();
+    types.reverse();
   }
   const results = await Promise.all(lookups);
   const addrs: string[] = [];
@@ -85,9 +98,11 @@ export async function resolveTargets(
   opt: TargetOptions,
 ): Promise<TargetResult> {
   const limit = opt.addressLimit > 0 ? opt.addressLimit : Number.POSITIVE_INFINITY;
-  if (nh.kind === "unix") return { ok: true, targets: [{ host: nh.path, addr: "", port: 0, unix: nh.path }] };
+  if (nh.kind === "unix")
+    return { ok: true, targets: [{ host: nh.path, addr: "", port: 0, unix: nh.path }] };
   if (nh.kind === "host") {
-    if (isIpAddress(nh.host)) return { ok: true, targets: [{ host: nh.host, addr: nh.host, port: nh.port }] };
+    if (isIpAddress(nh.host))
+      return { ok: true, targets: [{ host: nh.host, addr: nh.host, port: nh.port }] };
     const a = await hostAddresses(resolver, nh.host, opt);
     if (a.failure !== null) return { ok: false, ...a.failure };
     return {
