@@ -321,6 +321,8 @@ export const PARAMS = {
   smtp_quit_timeout: time("300s", "Time limit for the QUIT reply."),
   smtp_starttls_timeout: time("300s", "Time limit for the client TLS handshake."),
   lmtp_connect_timeout: time("0s", "Time limit for connecting to an LMTP server (0 = OS)."),
+  smtp_tcp_port: s("smtp", "TCP port of next hops given without a port (service name or number)."),
+  lmtp_tcp_port: s("lmtp", "TCP port of LMTP next hops given without a port."),
   smtp_never_send_ehlo: bool("no", "Send HELO instead of EHLO."),
   smtp_mx_address_limit: int("5", "Maximal MX addresses tried per delivery."),
   smtp_mx_session_limit: int("2", "Maximal SMTP sessions per delivery attempt."),
@@ -365,6 +367,15 @@ export const PARAMS = {
   metrics_public: bool("no", "Serve /metrics without a token."),
   webhook_url: s("", "URL that receives each delivery event as a signed JSON POST."),
   webhook_secret: s("", "HMAC-SHA256 key of the X-Posteix-Signature webhook header."),
+  webhook_events: list(
+    "received, sent, deferred, bounced, expired, held, released, deleted",
+    "Delivery events POSTed to $webhook_url (also: requeued, delayed, removed, corrupt).",
+  ),
+  webhook_timeout: time("10s", "Time limit of one webhook POST; a timeout is retried."),
+  webhook_max_attempts: int(
+    "8",
+    "Attempts per webhook event (exponential backoff from 1s, at most 5m apart) before it is dropped.",
+  ),
 } as const satisfies Record<string, ParamDef>;
 
 export type ParamName = keyof typeof PARAMS;

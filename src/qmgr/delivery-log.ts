@@ -21,10 +21,12 @@ export interface DeliveryLogInput {
   text: string;
 }
 
-/** Postfix prints delays with at most 2 significant decimals and drops trailing zeros. */
+/**
+ * Postfix prints delays with two significant decimals below 10 s ("0.03", "1.2") and zero as
+ * "0" (log_adhoc.c); a value under 5 ms rounds to "0".
+ */
 export function fmtDelay(seconds: number): string {
-  if (seconds < 0.01) return seconds <= 0 ? "0" : seconds.toFixed(3).replace(/0+$/, "").replace(/\.$/, "");
-  if (seconds < 10) return String(Math.round(seconds * 100) / 100);
+  if (seconds < 10) return String(Math.round(Math.max(0, seconds) * 100) / 100);
   return String(Math.round(seconds * 10) / 10);
 }
 

@@ -588,10 +588,11 @@ export class SqliteQueueStore implements QueueStore, DraftHost {
     const key = id.toUpperCase();
     this.tx(false, `${key}: deferring`, () => {
       const cur = this.mustExist(key);
-      if (cur.state !== "active" && cur.state !== "hold") {
+      // "bounce": qmgr sent the notices of this attempt and the rest is still deferred.
+      if (cur.state !== "active" && cur.state !== "hold" && cur.state !== "bounce") {
         throw new QueueError("BAD_STATE", `${key}: cannot defer a message in ${cur.state}`);
       }
-      const state = cur.state === "active" ? "deferred" : "hold";
+      const state = cur.state === "hold" ? "hold" : "deferred";
       this.s.deferMessage.run(state, nextAttempt, reason, key);
       const detail = { reason, nextAttempt, attempts: cur.attempts + 1, state };
       this.s.insertEvent.run(key, Date.now(), "deferred", JSON.stringify(detail));

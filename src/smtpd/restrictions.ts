@@ -156,7 +156,8 @@ export class Restrictions {
   // The values under check (Postfix pushes them into its state for logging).
   #helo: string | null = null;
   #sender: string | null = null;
-  #recipient: string | null = null;
+  /** undefined: not under check (logs name the first accepted recipient, as Postfix's do). */
+  #recipient: string | null | undefined = undefined;
   #etrn: string | null = null;
 
   constructor(private readonly s: CheckSubject) {}
@@ -249,7 +250,7 @@ export class Restrictions {
       }
       return r;
     } finally {
-      this.#recipient = null;
+      this.#recipient = undefined;
     }
   }
 
@@ -290,7 +291,7 @@ export class Restrictions {
         return this.#deferIfPermit ? this.#defer(this.#deferIfPermit) : DUNNO;
       });
     } finally {
-      this.#recipient = null;
+      this.#recipient = undefined;
     }
   }
 
@@ -374,7 +375,7 @@ export class Restrictions {
     const client = s.client;
     const helo = this.#helo ?? s.helo;
     const sender = this.#sender ?? s.sender;
-    const rcpt = this.#recipient;
+    const rcpt = this.#recipient ?? null;
     switch (name) {
       // ---------------------------------------------------------- generic
       case "permit":
@@ -607,7 +608,14 @@ export class Restrictions {
     else this.#senderChecked = this.#warnIfReject === 0;
     const v = verifyRecipient(this.#cfg, addr);
     if (v.known) return DUNNO;
-    const dsn = cls === SENDER ? fixDsn(v.enhanced ?? "5.1.0", SENDER) : (v.enhanced ?? "5.1.1");
+    // Postfix: 5.1.0 for a sender missing from a recipient table, else the DSN fitted to it.
+    const tableMiss = /^User unknown in (local recipient|virtual mailbox|relay recipient) table$/;
+    const dsn =
+      cls !== SENDER
+        ? (v.enhanced ?? "5.1.1")
+        : tableMiss.test(v.text ?? "")
+          ? "5.1.0"
+          : fixDsn(v.enhanced ?? "5.1.0", SENDER);
     return this.#reject(
       v.code ?? 550,
       dsn,
@@ -917,7 +925,7 @@ export class Restrictions {
   #whatsup(what: string, text: string): void {
     const s = this.s;
     const sender = this.#sender ?? s.sender;
-    const rcpt = this.#recipient;
+    const rcpt = this.#recipient === undefined ? s.firstRecipient : this.#recipient;
     let line = `${s.queueId ?? "NOQUEUE"}: ${what}: ${s.where} from ${namaddrOf(s.client)}: ${text};`;
     if (sender !== null) line += ` from=<${externalForm(sender)}>`;
     if (rcpt !== null) line += ` to=<${externalForm(rcpt)}>`;
@@ -939,9 +947,11 @@ export function namaddrOf(p: PeerInfo): string {
  * number, or "[" a list of numbers and "a..b" ranges separated by ";" "]".
  */
 export function ipFilterMatch(filter: string, ip: string): boolean {
-  const want = filter.split(".");
+  const octet = "(\\d{1,3}|\\[[0-9.;]*\\])";
+  const m = new RegExp(`^${octet}\\.${octet}\\.${octet}\\.${octet}$`).exec(filter);
   const got = ip.split(".");
-  if (want.length !== 4 || got.length !== 4) return false;
+  if (!m || got.length !== 4) return false;
+  const want = m.slice(1);
   for (let i = 0; i < 4; i++) {
     const n = Number(got[i]);
     const w = want[i];

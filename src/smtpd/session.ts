@@ -106,6 +106,8 @@ export class SmtpSession implements SessionView, CheckSubject {
   #paused = false;
   #timer: ReturnType<typeof setTimeout> | null = null;
   #anvilConnected = false;
+  #dataPending = false;
+  #eof = false;
   #reason: string | null = null;
   #lineWaiter: (() => void) | null = null;
   #resolveClosed!: () => void;
@@ -164,7 +166,6 @@ export class SmtpSession implements SessionView, CheckSubject {
   /** Greet the client (after the server looked up its name). */
   async start(): Promise<void> {
     log.info(`connect from ${this.namaddr}`);
-    if (this.#reason !== null) return this.#end();
     this.#busy = true;
     try {
       await this.#greet();
@@ -176,7 +177,7 @@ export class SmtpSession implements SessionView, CheckSubject {
     this.#started = true;
     if (this.#hangup) return this.#end();
     this.#arm();
-    void this.#pump();
+    await this.#pump();
   }
 
   async #greet(): Promise<void> {
@@ -243,14 +244,17 @@ export class SmtpSession implements SessionView, CheckSubject {
     void this.#pump();
   }
 
-  /** The client closed the connection. */
+  /**
+   * The client closed the connection. What it sent before is still processed (a QUIT, or the
+   * end of data, pipelined just before the close), then the session ends.
+   */
   peerClosed(): void {
-    if (this.#ended) return;
-    this.#reason ??= "lost connection";
+    if (this.#ended || this.#eof) return;
+    this.#eof = true;
     const w = this.#lineWaiter;
     this.#lineWaiter = null;
     w?.();
-    if (!this.#busy && this.#started) this.#end();
+    if (!this.#busy && this.#started) void this.#pump();
   }
 
   /**
@@ -292,6 +296,7 @@ export class SmtpSession implements SessionView, CheckSubject {
           continue;
         }
         await this.#event(ev);
+        this.#hardLimit();
       }
     } catch (err) {
       this.#internalError(err);
@@ -308,6 +313,7 @@ export class SmtpSession implements SessionView, CheckSubject {
       this.#paused = false;
       this.transport.resume?.();
     }
+    if (this.#eof && !this.#hangup) this.#reason ??= "lost connection";
     if (this.#hangup || this.#reason !== null) this.#end();
   }
 
@@ -456,7 +462,9 @@ export class SmtpSession implements SessionView, CheckSubject {
       // BDAT: the reply comes after its chunk; counted then.
       return;
     }
-    this.#count(stat, r.success ?? r.code < 400);
+    // DATA succeeds or fails with the reply after the content, not with its 354.
+    if (r.code === 354) this.#dataPending = true;
+    else this.#count(stat, r.success ?? r.code < 400);
     await this.send(r);
     if (cmd.junk && this.junk++ > s.junkCommandLimit) this.errors++;
   }
@@ -494,7 +502,10 @@ export class SmtpSession implements SessionView, CheckSubject {
       await this.send(r);
       return;
     }
-    await this.send(await dataEnd(this));
+    const r = await dataEnd(this);
+    this.#dataPending = false;
+    this.#count("data", r.success ?? r.code < 400);
+    await this.send(r);
   }
 
   /**
@@ -518,6 +529,7 @@ export class SmtpSession implements SessionView, CheckSubject {
       }
       if (ev?.kind === "too-long") return "";
       if (ev) continue;
+      if (this.#eof) return null;
       await new Promise<void>((r) => {
         this.#lineWaiter = r;
       });
@@ -540,22 +552,18 @@ export class SmtpSession implements SessionView, CheckSubject {
     this.#out.push(wire);
     if (this.#debug) for (const l of wire.split("\r\n")) if (l) this.#trace(">", l);
     if (r.code >= 400 && r.success !== true) this.errors++;
-    if (r.close || r.code === 421 || r.code === 521) {
-      this.#hangup = true;
-      return;
-    }
-    if (this.errors >= this.settings.hardErrorLimit) {
-      this.#reason = "too many errors";
-      log.info(`too many errors after ${this.where} from ${this.namaddr}`);
-      this.#out.push(
-        formatReply({
-          code: 421,
-          enhanced: "4.7.0",
-          text: `${this.hostname} Error: too many errors`,
-        }),
-      );
-      this.#hangup = true;
-    }
+    if (r.close || r.code === 421 || r.code === 521) this.#hangup = true;
+  }
+
+  /** Postfix checks $smtpd_hard_error_limit before it reads the next command. */
+  #hardLimit(): void {
+    if (this.#hangup || this.errors < this.settings.hardErrorLimit) return;
+    this.#reason = "too many errors";
+    log.info(`too many errors after ${this.where} from ${this.namaddr}`);
+    this.#out.push(
+      formatReply({ code: 421, enhanced: "4.7.0", text: `${this.hostname} Error: too many errors` }),
+    );
+    this.#hangup = true;
   }
 
   /** Write the replies of the batch in one transport write. */
@@ -633,6 +641,7 @@ export class SmtpSession implements SessionView, CheckSubject {
       this.tx.abort();
       this.tx = null;
     }
+    if (this.#dataPending) this.#count("data", false);
     if (this.#anvilConnected) this.ctx.anvil.disconnect(this.service, this.client.addr);
     log.info(`disconnect from ${this.namaddr}${this.#formatStats()}`);
     this.transport.close();

@@ -76,7 +76,13 @@ describe("lmtp", () => {
     );
     const relay = `127.0.0.1[127.0.0.1]:${p.port}`;
     expect(r.recipients).toEqual([
-      { index: 0, status: "sent", dsn: "2.0.0", diagnostic: "250 2.0.0 <ok@x.test> delivered", relay },
+      {
+        index: 0,
+        status: "sent",
+        dsn: "2.0.0",
+        diagnostic: "250 2.0.0 <ok@x.test> delivered",
+        relay,
+      },
       {
         index: 1,
         status: "deferred",
@@ -96,16 +102,31 @@ describe("lmtp", () => {
     ]);
     expect(p.commands.get(1)?.[0]).toBe("LHLO lmtp-client.test");
     expect(p.messages.length).toBe(1);
-    expect(p.messages[0].rcptTo.map((x) => x.address)).toEqual(["ok@x.test", "full@x.test", "gone@x.test"]);
+    expect(p.messages[0].rcptTo.map((x) => x.address)).toEqual([
+      "ok@x.test",
+      "full@x.test",
+      "gone@x.test",
+    ]);
   });
 
   test("unix socket, a refused RCPT, and connection reuse", async () => {
     const path = join(tempDir(), "lmtp.sock");
-    const p = await peer({ unixPath: path, rcpt: { "no@x.test": { code: 550, text: "5.1.1 no such user" } } });
+    const p = await peer({
+      unixPath: path,
+      rcpt: { "no@x.test": { code: 550, text: "5.1.1 no such user" } },
+    });
     const a = agent();
-    const c = cfg({ smtp_connection_cache_on_demand: "yes", smtp_connection_cache_time_limit: "5s" });
+    const c = cfg({
+      smtp_connection_cache_on_demand: "yes",
+      smtp_connection_cache_time_limit: "5s",
+    });
     const r1 = await a.deliver(
-      makeRequest({ cfg: c, transport: "lmtp", nexthop: `unix:${path}`, recipients: ["a@x.test", "no@x.test"] }),
+      makeRequest({
+        cfg: c,
+        transport: "lmtp",
+        nexthop: `unix:${path}`,
+        recipients: ["a@x.test", "no@x.test"],
+      }),
     );
     expect(r1.recipients[0]).toMatchObject({ status: "sent", relay: `lmtp-client.test[${path}]` });
     expect(r1.recipients[1]).toMatchObject({
@@ -125,7 +146,12 @@ describe("lmtp", () => {
   test("a unix socket that does not exist: deferred 4.4.1", async () => {
     const path = join(tempDir(), "missing.sock");
     const r = await agent().deliver(
-      makeRequest({ cfg: cfg(), transport: "lmtp", nexthop: `unix:${path}`, recipients: ["a@x.test"] }),
+      makeRequest({
+        cfg: cfg(),
+        transport: "lmtp",
+        nexthop: `unix:${path}`,
+        recipients: ["a@x.test"],
+      }),
     );
     expect(r.recipients[0]).toMatchObject({
       status: "deferred",

@@ -59,7 +59,10 @@ test("50 MB over SMTP: exact bytes, bounded memory", async () => {
     for (let i = 0; i < count; i++) expected.update(chunk);
     const size = header.length + count * chunk.length;
 
-    const cfg = makeConfig({ smtp_tls_security_level: "none", smtp_connection_cache_on_demand: "no" });
+    const cfg = makeConfig({
+      smtp_tls_security_level: "none",
+      smtp_connection_cache_on_demand: "no",
+    });
     const req = makeRequest({
       cfg,
       nexthop: `[127.0.0.1]:${port}`,
@@ -89,7 +92,9 @@ test("50 MB over SMTP: exact bytes, bounded memory", async () => {
     const got = (await events.next()).value as { size: number; sha256: string };
     expect(got).toEqual({ size, sha256: expected.digest("hex") });
     const growthMb = (peak - base) / (1024 * 1024);
-    console.log(`50 MB delivered in ${ms.toFixed(0)} ms; client RSS growth ${growthMb.toFixed(1)} MB`);
+    console.log(
+      `50 MB delivered in ${ms.toFixed(0)} ms; client RSS growth ${growthMb.toFixed(1)} MB`,
+    );
     // Holding the body would add at least 50 MB; streaming stays well below.
     expect(growthMb).toBeLessThan(35);
   } finally {

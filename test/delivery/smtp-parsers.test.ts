@@ -92,7 +92,8 @@ describe("ReplyParser", () => {
     for (let step = 1; step <= wire.length; step++) {
       const p = new ReplyParser();
       const got = [];
-      for (let i = 0; i < wire.length; i += step) got.push(...p.feed(enc.encode(wire.slice(i, i + step))));
+      for (let i = 0; i < wire.length; i += step)
+        got.push(...p.feed(enc.encode(wire.slice(i, i + step))));
       expect(got.map((r) => r.code)).toEqual([220, 250, 550]);
       expect(got[1].lines).toEqual(["250-mx", "250-PIPELINING", "250 SIZE 1000"]);
     }
@@ -118,7 +119,15 @@ describe("ReplyParser", () => {
 test("parseEhlo", () => {
   const f = parseEhlo({
     code: 250,
-    lines: ["250-mx hello", "250-PIPELINING", "250-SIZE 52428800", "250-8BITMIME", "250-STARTTLS", "250-DSN", "250 SMTPUTF8"],
+    lines: [
+      "250-mx hello",
+      "250-PIPELINING",
+      "250-SIZE 52428800",
+      "250-8BITMIME",
+      "250-STARTTLS",
+      "250-DSN",
+      "250 SMTPUTF8",
+    ],
   });
   expect(f).toEqual({
     esmtp: true,
@@ -134,15 +143,47 @@ test("parseEhlo", () => {
 });
 
 test("parseNexthop", () => {
-  expect(parseNexthop("example.com", false)).toEqual({ kind: "mx", domain: "example.com", port: 25 });
-  expect(parseNexthop("example.com:2525", false)).toEqual({ kind: "mx", domain: "example.com", port: 2525 });
-  expect(parseNexthop("example.com:submission", false)).toEqual({ kind: "mx", domain: "example.com", port: 587 });
-  expect(parseNexthop("[mx.example.com]", false)).toEqual({ kind: "host", host: "mx.example.com", port: 25 });
-  expect(parseNexthop("[10.0.0.1]:26", false)).toEqual({ kind: "host", host: "10.0.0.1", port: 26 });
-  expect(parseNexthop("[ipv6:2001:db8::1]:25", false)).toEqual({ kind: "host", host: "2001:db8::1", port: 25 });
+  expect(parseNexthop("example.com", false)).toEqual({
+    kind: "mx",
+    domain: "example.com",
+    port: 25,
+  });
+  expect(parseNexthop("example.com:2525", false)).toEqual({
+    kind: "mx",
+    domain: "example.com",
+    port: 2525,
+  });
+  expect(parseNexthop("example.com:submission", false)).toEqual({
+    kind: "mx",
+    domain: "example.com",
+    port: 587,
+  });
+  expect(parseNexthop("[mx.example.com]", false)).toEqual({
+    kind: "host",
+    host: "mx.example.com",
+    port: 25,
+  });
+  expect(parseNexthop("[10.0.0.1]:26", false)).toEqual({
+    kind: "host",
+    host: "10.0.0.1",
+    port: 26,
+  });
+  expect(parseNexthop("[ipv6:2001:db8::1]:25", false)).toEqual({
+    kind: "host",
+    host: "2001:db8::1",
+    port: 25,
+  });
   expect(parseNexthop("[x]:notaport", false)).toBeNull();
-  expect(parseNexthop("inet:127.0.0.1:24", true)).toEqual({ kind: "host", host: "127.0.0.1", port: 24 });
-  expect(parseNexthop("inet:lmtp.local", true)).toEqual({ kind: "host", host: "lmtp.local", port: 24 });
+  expect(parseNexthop("inet:127.0.0.1:24", true)).toEqual({
+    kind: "host",
+    host: "127.0.0.1",
+    port: 24,
+  });
+  expect(parseNexthop("inet:lmtp.local", true)).toEqual({
+    kind: "host",
+    host: "lmtp.local",
+    port: 24,
+  });
   expect(parseNexthop("unix:/run/lmtp", true)).toEqual({ kind: "unix", path: "/run/lmtp" });
   expect(parseNexthop("/run/lmtp", true)).toEqual({ kind: "unix", path: "/run/lmtp" });
 });

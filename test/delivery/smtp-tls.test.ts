@@ -9,7 +9,13 @@ import type { DeliveryContext } from "../../src/delivery/types.ts";
 import { createResolver } from "../../src/dns/index.ts";
 import { startDnsServer, type TestDnsServer } from "../helpers/dns-server.ts";
 import { type SmtpPeer, type SmtpPeerOptions, startSmtpPeer } from "../helpers/smtp-peer.ts";
-import { makeConfig, makeRequest, recordingCleanup, removeTempDirs, selfSignedCert } from "./support.ts";
+import {
+  makeConfig,
+  makeRequest,
+  recordingCleanup,
+  removeTempDirs,
+  selfSignedCert,
+} from "./support.ts";
 
 let dns: TestDnsServer;
 let ctx: DeliveryContext;
@@ -77,7 +83,32 @@ describe("smtp_tls_security_level", () => {
     expect(["TLSv1.2", "TLSv1.3"]).toContain(r.tls?.protocol ?? "");
     expect(r.tls?.cipher).toMatch(/^[A-Z0-9_-]+$/);
     expect(p.messages[0].secure).toBe(true);
-    expect(p.commands.get(1)?.slice(0, 3)).toEqual(["EHLO client.test", "STARTTLS", "EHLO client.test"]);
+    expect(p.commands.get(1)?.slice(0, 3)).toEqual([
+      "EHLO client.test",
+      "STARTTLS",
+      "EHLO client.test",
+    ]);
+  });
+
+  test("a cached TLS connection is reused with its TLS summary", async () => {
+    const p = await peer();
+    const a = createSmtpAgent(ctx);
+    agents.push(a);
+    const cfg = makeConfig({
+      smtp_tls_security_level: "encrypt",
+      smtp_connection_cache_on_demand: "yes",
+      smtp_connection_cache_time_limit: "5s",
+    });
+    const r1 = await a.deliver(
+      makeRequest({ cfg, nexthop: p.nexthop, recipients: ["a@tls.test"] }),
+    );
+    const r2 = await a.deliver(
+      makeRequest({ cfg, nexthop: p.nexthop, recipients: ["b@tls.test"] }),
+    );
+    expect(r2.reused).toBe(true);
+    expect(r2.tls).toEqual(r1.tls as NonNullable<typeof r1.tls>);
+    expect(p.connections).toBe(1);
+    expect(p.messages.map((m) => m.secure)).toEqual([true, true]);
   });
 
   test("may: plain text when STARTTLS is not offered", async () => {
@@ -122,6 +153,19 @@ describe("smtp_tls_security_level", () => {
     expect(p.messages.length).toBe(0);
   });
 
+  test("TLS 1.2 is the minimum: a TLS 1.1 server fails the handshake", async () => {
+    const p = await peer({ tls: { key: cert.key, cert: cert.cert, maxVersion: "TLSv1.1" } });
+    const r = await deliver("encrypt", p.nexthop);
+    expect(r.recipients[0]).toMatchObject({
+      status: "deferred",
+      dsn: "4.7.5",
+      diagnostic: "Cannot start TLS: handshake failure",
+    });
+    const r2 = await deliver("may", p.nexthop);
+    expect(r2.recipients[0].status).toBe("sent");
+    expect(p.messages.map((m) => m.secure)).toEqual([false]);
+  });
+
   test("encrypt: an unverified certificate is fine", async () => {
     const p = await peer();
     const r = await deliver("encrypt", p.nexthop);
@@ -132,7 +176,10 @@ describe("smtp_tls_security_level", () => {
   test("verify: passes with $smtp_tls_CAfile and the MX host name", async () => {
     const p = await peer();
     const r = await deliver("verify", `tls.test:${p.port}`, { smtp_tls_CAfile: cert.certFile });
-    expect(r.recipients[0]).toMatchObject({ status: "sent", relay: `mx.tls.test[127.0.0.1]:${p.port}` });
+    expect(r.recipients[0]).toMatchObject({
+      status: "sent",
+      relay: `mx.tls.test[127.0.0.1]:${p.port}`,
+    });
     expect(r.tls).toMatchObject({ verified: true, peer: "mx.tls.test" });
     expect(p.messages[0].secure).toBe(true);
   });
@@ -152,7 +199,8 @@ describe("smtp_tls_security_level", () => {
     expect(r2.recipients[0]).toMatchObject({
       status: "deferred",
       dsn: "4.7.5",
-      diagnostic: "Server certificate not verified (mx.other.test[127.0.0.1]: ERR_TLS_CERT_ALTNAME_INVALID)",
+      diagnostic:
+        "Server certificate not verified (mx.other.test[127.0.0.1]: ERR_TLS_CERT_ALTNAME_INVALID)",
     });
     expect(p.messages.length).toBe(0);
   });

@@ -4,9 +4,9 @@
  */
 
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { createResolver } from "../../src/dns/index.ts";
 import { createSmtpAgent, type SmtpAgent } from "../../src/delivery/smtp/index.ts";
 import type { DeliveryContext } from "../../src/delivery/types.ts";
+import { createResolver } from "../../src/dns/index.ts";
 import { startDnsServer, type TestDnsServer } from "../helpers/dns-server.ts";
 import { type SmtpPeer, type SmtpPeerOptions, startSmtpPeer } from "../helpers/smtp-peer.ts";
 import { makeConfig, makeRequest, recipient, recordingCleanup, removeTempDirs } from "./support.ts";
@@ -114,6 +114,36 @@ describe("next hop and MX", () => {
         relay: "none",
         diagnostic: "connect to mx.down.test[127.0.0.9]:2: Connection refused",
       });
+  });
+
+  test("$smtp_mx_address_limit and $smtp_mx_session_limit stop the search", async () => {
+    const busy = await peer({ host: "127.0.0.5", mail: { code: 451, text: "4.3.0 busy" } });
+    const ok = await peer({ host: "127.0.0.1", port: busy.port });
+    dns.set("limits.test", "MX", [
+      { preference: 1, exchange: "a.limits.test" },
+      { preference: 2, exchange: "b.limits.test" },
+    ]);
+    dns.set("a.limits.test", "A", ["127.0.0.5"]);
+    dns.set("b.limits.test", "A", ["127.0.0.1"]);
+    const req = (extra: Record<string, string>) =>
+      makeRequest({
+        cfg: cfg(extra),
+        nexthop: `limits.test:${busy.port}`,
+        recipients: ["u@limits.test"],
+      });
+    const r1 = await agent().deliver(req({ smtp_mx_session_limit: "1" }));
+    expect(r1.recipients[0]).toMatchObject({
+      status: "deferred",
+      dsn: "4.3.0",
+      diagnostic:
+        "host a.limits.test[127.0.0.5] said: 451 4.3.0 busy (in reply to MAIL FROM command)",
+    });
+    const r2 = await agent().deliver(req({ smtp_mx_address_limit: "1" }));
+    expect(r2.recipients[0].status).toBe("deferred");
+    expect(ok.connections).toBe(0);
+    const r3 = await agent().deliver(req({}));
+    expect(r3.recipients[0].status).toBe("sent");
+    expect(ok.connections).toBe(1);
   });
 
   test("a domain without MX falls back to its A record", async () => {
@@ -329,6 +359,15 @@ describe("SMTP conversation", () => {
       "HELO client.test",
       "MAIL FROM:<sender@client.test>",
     ]);
+    const p2 = await peer();
+    await agent().deliver(
+      makeRequest({
+        cfg: cfg({ smtp_never_send_ehlo: "yes", smtp_helo_name: "helo.client.test" }),
+        nexthop: p2.nexthop,
+        recipients: ["a@x.test"],
+      }),
+    );
+    expect(p2.commands.get(1)?.[0]).toBe("HELO helo.client.test");
   });
 
   test("SIZE: a message over the server's limit bounces 5.3.4 without MAIL", async () => {
@@ -486,6 +525,51 @@ describe("SMTP conversation", () => {
       diagnostic:
         "conversation with 127.0.0.1[127.0.0.1] timed out while receiving the initial server greeting",
     });
+  });
+
+  test("a server that drops the connection: deferred 4.4.2 lost connection", async () => {
+    // A bare socket server: greets, then hangs up on EHLO.
+    const server = Bun.listen({
+      hostname: "127.0.0.1",
+      port: 0,
+      socket: {
+        open(s) {
+          s.write("220 flaky.test ESMTP\r\n");
+        },
+        data(s) {
+          s.end();
+        },
+      },
+    });
+    try {
+      const r = await agent().deliver(
+        makeRequest({
+          cfg: cfg(),
+          nexthop: `[127.0.0.1]:${server.port}`,
+          recipients: ["a@x.test"],
+        }),
+      );
+      expect(r.recipients[0]).toMatchObject({
+        status: "deferred",
+        dsn: "4.4.2",
+        relay: `127.0.0.1[127.0.0.1]:${server.port}`,
+        diagnostic: "lost connection with 127.0.0.1[127.0.0.1] while performing the EHLO handshake",
+      });
+    } finally {
+      server.stop(true);
+    }
+  });
+
+  test("the AbortSignal ends a delivery at once, deferred", async () => {
+    const p = await peer({ silent: true });
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 100);
+    const t0 = Date.now();
+    const r = await agent().deliver(
+      makeRequest({ cfg: cfg(), nexthop: p.nexthop, recipients: ["a@x.test"], signal: ac.signal }),
+    );
+    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(r.recipients[0]).toMatchObject({ status: "deferred", diagnostic: "delivery aborted" });
   });
 
   test("4xx at MAIL moves on to the next MX", async () => {

@@ -50,8 +50,16 @@ export interface SmtpPeerOptions {
   hideSmtputf8?: boolean;
   /** Offer DSN (default true). */
   dsn?: boolean;
-  /** Offer STARTTLS with this certificate; broken: answer 220 and then send garbage. */
-  tls?: { key: string; cert: string; broken?: boolean };
+  /**
+   * Offer STARTTLS with this certificate. broken: answer 220 and then send garbage;
+   * maxVersion: the newest TLS version the server accepts (e.g. "TLSv1.1").
+   */
+  tls?: {
+    key: string;
+    cert: string;
+    broken?: boolean;
+    maxVersion?: "TLSv1" | "TLSv1.1" | "TLSv1.2";
+  };
   /** Refuse the connection with this greeting instead of 220. */
   greeting?: PeerReply;
   /** Never send the greeting (to test time limits). */
@@ -151,7 +159,7 @@ export async function startSmtpPeer(opts: SmtpPeerOptions = {}): Promise<SmtpPee
     logger: false,
     socketTimeout: 30_000,
     closeTimeout: 1_000,
-    onConnect(session, cb) {
+    onConnect(_session, cb) {
       if (opts.silent) return;
       if (opts.greeting !== undefined) return cb(errorOf(opts.greeting));
       cb();
@@ -214,6 +222,10 @@ export async function startSmtpPeer(opts: SmtpPeerOptions = {}): Promise<SmtpPee
   if (opts.tls !== undefined) {
     options.key = opts.tls.key;
     options.cert = opts.tls.cert;
+    if (opts.tls.maxVersion !== undefined) {
+      options.minVersion = "TLSv1";
+      options.maxVersion = opts.tls.maxVersion;
+    }
   }
   const server = new SMTPServer(options);
   server.on("error", () => {

@@ -165,7 +165,10 @@ export class Connection {
 
   /** @internal socket handler */
   attach(s: Socket<Connection>): void {
-    if (this.sock === null) this.sock = s;
+    if (this.sock !== null) return;
+    this.sock = s;
+    // Commands are small writes answered by the server: Nagle's algorithm would only delay them.
+    s.setNoDelay(true);
   }
 
   get isOpen(): boolean {

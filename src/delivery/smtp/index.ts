@@ -168,7 +168,7 @@ export class SmtpAgent implements DeliveryAgent {
   async deliver(req: DeliveryRequest): Promise<DeliveryResult> {
     const a = new Attempt(req);
     const sc = sessionConfig(req.cfg, this.lmtp);
-    const nh = parseNexthop(req.nexthop, this.lmtp);
+    const nh = parseNexthop(req.nexthop, this.lmtp, defaultPort(req.cfg, this.lmtp));
     if (nh === null) {
       a.applyAll(
         {
@@ -195,7 +195,7 @@ export class SmtpAgent implements DeliveryAgent {
       // $smtp_fallback_relay: only for what failed temporarily at the primary destination.
       for (const relay of req.cfg.list("smtp_fallback_relay")) {
         if (a.pending.length === 0 || relay === req.nexthop) break;
-        const fnh = parseNexthop(relay, false);
+        const fnh = parseNexthop(relay, false, defaultPort(req.cfg, false));
         if (fnh !== null)
           await this.destination(a, fnh, sc, `${req.transport}\u0000${relay}\u0000${sc.tls.level}`);
       }
@@ -327,4 +327,14 @@ export class SmtpAgent implements DeliveryAgent {
 
 export function createSmtpAgent(ctx: DeliveryContext, mode: ClientMode = "smtp"): SmtpAgent {
   return new SmtpAgent(ctx, mode);
+}
+
+/** $smtp_tcp_port / $lmtp_tcp_port: a number or a service name (smtp = 25, lmtp = 24). */
+function defaultPort(cfg: Config, lmtp: boolean): number {
+  const v = cfg.str(lmtp ? "lmtp_tcp_port" : "smtp_tcp_port").trim().toLowerCase();
+  if (v === "smtp") return 25;
+  if (v === "lmtp") return 24;
+  if (v === "submission") return 587;
+  const n = Number.parseInt(v, 10);
+  return Number.isInteger(n) && n > 0 && n < 65536 ? n : lmtp ? 24 : 25;
 }

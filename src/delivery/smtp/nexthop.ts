@@ -51,7 +51,7 @@ function parseBracketed(text: string, defaultPort: number): NextHop | null {
 }
 
 /** Parses a next hop; null when it cannot be understood. */
-export function parseNexthop(text: string, lmtp: boolean): NextHop | null {
+export function parseNexthop(text: string, lmtp: boolean, defaultPort = lmtp ? 24 : 25): NextHop | null {
   let s = text.trim();
   if (s === "") return null;
   if (lmtp) {
@@ -61,17 +61,17 @@ export function parseNexthop(text: string, lmtp: boolean): NextHop | null {
     }
     if (s.startsWith("/")) return { kind: "unix", path: s };
     if (s.startsWith("inet:")) s = s.slice(5);
-    if (s.startsWith("[")) return parseBracketed(s, 24);
-    if (isIPv6(s)) return { kind: "host", host: s, port: 24 };
+    if (s.startsWith("[")) return parseBracketed(s, defaultPort);
+    if (isIPv6(s)) return { kind: "host", host: s, port: defaultPort };
     const colon = s.lastIndexOf(":");
-    if (colon < 0) return { kind: "host", host: s, port: 24 };
+    if (colon < 0) return { kind: "host", host: s, port: defaultPort };
     const port = parsePort(s.slice(colon + 1));
     const host = s.slice(0, colon);
     return port === null || host === "" ? null : { kind: "host", host, port };
   }
-  if (s.startsWith("[")) return parseBracketed(s, 25);
+  if (s.startsWith("[")) return parseBracketed(s, defaultPort);
   const colon = s.lastIndexOf(":");
-  let port = 25;
+  let port = defaultPort;
   if (colon >= 0) {
     const p = parsePort(s.slice(colon + 1));
     if (p === null) return null;

@@ -380,8 +380,8 @@ export class Session {
       }
       // RFC 5321 4.5.3.1.10: 452 for too many recipients; the rest go in another transaction
       // (their soft outcome stands if that cannot happen).
-      for (const t of tooMany) outcomes.set(t.r.index, fromReply(t.reply, "rcpt"));
-      if (accepted.length > 0) result.retry = tooMany.map((t) => t.r);
+      for (const x of tooMany) outcomes.set(x.r.index, fromReply(x.reply, "rcpt"));
+      if (accepted.length > 0) result.retry = tooMany.map((x) => x.r);
       if (accepted.length === 0) {
         if (dataReply?.code === 354) await this.endEmptyData();
         return result;
