@@ -36,7 +36,7 @@ echo "smoke: check OK"
 pid=$!
 greeting=""
 for _ in $(seq 1 100); do
-  if greeting=$(timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port; head -c 200 <&3 | head -1" 2>/dev/null) && [ -n "$greeting" ]; then break; fi
+  if greeting=$(timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port && IFS= read -r line <&3 && printf 'QUIT\r\n' >&3 && echo \"\$line\"" 2>/dev/null) && [ -n "$greeting" ]; then break; fi
   sleep 0.1
 done
 case "$greeting" in

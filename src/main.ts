@@ -33,6 +33,7 @@ export const COMMANDS: Record<string, Loader> = {
   sendmail: () => import("./cli/sendmail.ts"),
   newaliases: () => import("./cli/newaliases.ts"),
   user: () => import("./cli/user.ts"),
+  dkim: () => import("./cli/dkim.ts"),
   "install-links": () => import("./cli/install-links.ts"),
 };
 
@@ -60,6 +61,7 @@ commands:
   mailq | postqueue | postsuper | postcat   queue tools with Postfix's flags
   sendmail ...         submit a message read from standard input
   user add|passwd|del|list    manage SASL logins and virtual mailboxes
+  dkim keygen DOMAIN | dkim list    DKIM signing keys and their DNS records
   install-links DIR    make sendmail/mailq/postqueue/... links to this binary
 `;
 

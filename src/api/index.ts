@@ -87,9 +87,7 @@ function listenKey(ctx: ApiContext): ListenKey {
 }
 
 const sameKey = (a: ListenKey, b: ListenKey) =>
-  a.listen === b.listen &&
-  a.tls?.cert === b.tls?.cert &&
-  a.tls?.key === b.tls?.key;
+  a.listen === b.listen && a.tls?.cert === b.tls?.cert && a.tls?.key === b.tls?.key;
 
 class Api implements ApiServer {
   private server: Server<unknown> | null = null;

@@ -10,7 +10,6 @@
  * keys are kept in the queue database (QueueStore.idempotencyGet/Put), and a retry that arrives
  * while the first request is still running waits for its result.
  */
-import MailComposer from "nodemailer/lib/mail-composer";
 import type { CleanupInput, CleanupOutcome, CleanupSession } from "../cleanup/types.ts";
 import { logger } from "../log/index.ts";
 import type { QueueStore } from "../queue/index.ts";
@@ -197,6 +196,8 @@ export async function injectComposed(
   remote: string | null,
 ): Promise<InjectResult> {
   const hostname = ctx.config().str("myhostname");
+  // Loaded on first use: most daemons never compose, and it is a slow import.
+  const { default: MailComposer } = await import("nodemailer/lib/mail-composer");
   const composer = new MailComposer({
     from: msg.from,
     to: msg.to,
@@ -225,9 +226,10 @@ export async function injectComposed(
   const rcpts = envelope.to.map((t) => envelopeAddress(t, "body field to", false));
   if (rcpts.length === 0) throw badRequest("body field to: no recipient address");
   const session = openSession(ctx, sender, remote);
-  // Our Message-ID rather than nodemailer's (which would name the From domain): the queue ID
-  // and our host name, as cleanup makes them.
-  node.setHeader("Message-ID", `<${Date.now().toString(36)}.${session.queueId}@${hostname}>`);
+  // Our Message-ID rather than nodemailer's (which would name the From domain), in cleanup's
+  // form: <YYYYMMDDhhmmss.QUEUEID@myhostname>.
+  const stamp = new Date().toISOString().replace(/[-:T]/g, "").slice(0, 14);
+  node.setHeader("Message-ID", `<${stamp}.${session.queueId}@${hostname}>`);
   try {
     for (const r of rcpts) session.addRecipient({ address: r });
     for await (const chunk of node.createReadStream()) session.write(chunk as Uint8Array);
@@ -268,7 +270,12 @@ export class Idempotency {
       }
     }
     const p = inject().then((r) => {
-      this.queue().idempotencyPut(storeKey, r.id);
+      try {
+        this.queue().idempotencyPut(storeKey, r.id);
+      } catch (err) {
+        // The message is queued: say so. A later retry may queue a duplicate (never a loss).
+        log.warn(`${r.id}: storing Idempotency-Key: ${(err as Error).message}`);
+      }
       return r;
     });
     this.inflight.set(storeKey, p);

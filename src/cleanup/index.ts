@@ -245,6 +245,8 @@ class Cleanup implements CleanupSession {
       this.draft.abort();
       return { kind: "discarded", queueId: this.queueId, reason: this.discardReason };
     }
+    // smtpd may learn of a HOLD action after opening (a later RCPT, DATA, end of data).
+    this.holdReason ??= this.input.hold;
     const held = this.holdReason !== undefined;
     try {
       await this.draft.commit({

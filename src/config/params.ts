@@ -159,7 +159,10 @@ export const PARAMS = {
   ),
   enable_original_recipient: bool("yes", "Keep the original recipient address with each one."),
   dkim_signing: bool("yes", "Sign mail from $mynetworks and authenticated senders with DKIM."),
-  dkim_key_directory: s("$data_directory/dkim", "Directory of DKIM keys (DOMAIN.SELECTOR.key)."),
+  dkim_key_directory: s(
+    "$data_directory/dkim",
+    "Directory of DKIM keys (DOMAIN.SELECTOR.rsa.key, DOMAIN.SELECTOR.ed25519.key).",
+  ),
   dkim_selector: s("posteix", "Default DKIM selector for `posteix dkim keygen`."),
 
   // ---------------------------------------------------------------- smtpd

@@ -25,6 +25,7 @@ import { Qmgr } from "../qmgr/index.ts";
 import { openQueue, type QueueStore } from "../queue/index.ts";
 import { Anvil } from "../smtpd/anvil.ts";
 import { type SmtpdServer, startSmtpd } from "../smtpd/index.ts";
+import type { ApiServer } from "../api/index.ts";
 import { type ControlServer, listenControl } from "./control.ts";
 import { registerQueueTables } from "./tables.ts";
 
@@ -51,6 +52,9 @@ export class Master {
   private agents!: (command: string) => DeliveryAgent | undefined;
   private closeAgents: () => Promise<void> = async () => {};
   private control: ControlServer | null = null;
+  api: ApiServer | null = null;
+  /** Wakes API event streams and webhooks; set once the API module is loaded. */
+  private notifyEvents: () => void = () => {};
   private anvil!: Anvil;
   private stopped: Promise<void> | null = null;
   private stopResolve!: () => void;
@@ -75,8 +79,7 @@ export class Master {
     registerQueueTables(this.queue, queueDir);
 
     this.resolver = this.makeResolver(this.cfg);
-    const newCleanup = (input: CleanupInput) =>
-      openCleanup({ cfg: this.cfg, queue: this.queue, dns: this.resolver, onQueued: () => this.qmgr.wake() }, input);
+    const newCleanup = (input: CleanupInput) => openCleanup(this.cleanupContext(this.cfg), input);
     const agents = createAgents({ resolver: this.resolver, newCleanup, hostname: this.cfg.str("myhostname") });
     this.agents = agents.agentFor;
     this.closeAgents = agents.close;
@@ -86,6 +89,7 @@ export class Master {
       config: () => this.cfg,
       agentFor: (c) => this.agents(c),
       newCleanup,
+      onEvent: () => this.notifyEvents(),
     });
     this.qmgr.start();
 
@@ -96,13 +100,46 @@ export class Master {
       if (req.kind === "wakeup") this.qmgr.wake();
       else if (req.kind === "flush") this.qmgr.flush(req.site);
       else void this.reload();
+      this.notifyEvents();
     });
+    await this.startApi();
 
     const pidFile = this.cfg.path("pid_file");
     mkdirSync(dirname(pidFile), { recursive: true });
     writeFileSync(pidFile, `${process.pid}\n`);
     log.info(`daemon started -- version ${this.cfg.str("mail_version")}, configuration ${this.cfg.configDir ?? "(built-in defaults)"}`);
     if (this.opts.banner) this.printBanner();
+  }
+
+  private cleanupContext(cfg: Config) {
+    return {
+      cfg,
+      queue: this.queue,
+      dns: this.resolver,
+      onQueued: () => {
+        this.qmgr.wake();
+        this.notifyEvents();
+      },
+    };
+  }
+
+  /** The REST API, loaded only when $api_listen is set (it costs start-up time). */
+  private async startApi(): Promise<void> {
+    if (!this.cfg.str("api_listen").trim()) return;
+    const { startApi, notifyEvents } = await import("../api/index.ts");
+    this.notifyEvents = notifyEvents;
+    this.api = await startApi({
+      queue: this.queue,
+      config: () => this.cfg,
+      newCleanup: (input, options) => openCleanup(this.cleanupContext(this.cfg), input, options),
+      wake: () => this.qmgr.wake(),
+      flush: (site) => this.qmgr.flush(site),
+      reload: () => this.reload(),
+      stopping: () => this.stopped !== null,
+      stats: () => ({ ...this.qmgr.stats }),
+      tls: () => null,
+    });
+    log.info(`REST API on ${this.api.url} (tokens in ${this.api.tokenFile})`);
   }
 
   private applyLogConfig(cfg: Config): void {
@@ -144,10 +181,14 @@ export class Master {
         service,
         cfg: svcCfg,
         ctx: {
-          newCleanup: (input) =>
-            openCleanup({ cfg: svcCfg, queue: this.queue, dns: this.resolver, onQueued: () => this.qmgr.wake() }, input),
+          newCleanup: (input) => openCleanup(this.cleanupContext(svcCfg), input),
           resolver: this.resolver,
           anvil: this.anvil,
+          // ETRN (RFC 1985): deliver deferred mail for that site now.
+          flush: (domain) => {
+            this.qmgr.flush(domain);
+            return true;
+          },
         },
       });
       this.listeners.set(name, { service, server });
@@ -168,6 +209,8 @@ export class Master {
     this.applyLogConfig(next);
     this.resolver = this.makeResolver(next);
     await this.syncListeners(next);
+    if (this.api) await this.api.reconfigure();
+    else await this.startApi();
     this.qmgr.wake();
     log.info("reload -- configuration re-read");
     return true;
@@ -189,6 +232,7 @@ export class Master {
     log.info("terminating on signal");
     await Promise.all([...this.listeners.values()].map((l) => l.server.stop({ graceful: true })));
     this.listeners.clear();
+    await this.api?.stop();
     this.control?.stop();
     await this.qmgr.stop();
     await this.closeAgents();
@@ -210,6 +254,7 @@ export class Master {
     ];
     for (const [name, l] of this.listeners) lines.push(`  smtpd:         ${name} -> ${l.service.host || "*"}:${l.server.port}`);
     lines.push(`  local mail:    ${this.cfg.str("mydestination")} -> ${this.cfg.str("mail_spool_directory") || "home_mailbox"}`);
+    if (this.api) lines.push(`  REST API:      ${this.api.url} (bearer tokens in ${this.api.tokenFile})`);
     lines.push(`  log:           ${this.cfg.str("maillog_file") || "standard error"}`);
     process.stdout.write(`${lines.join("\n")}\n`);
   }

@@ -11,7 +11,7 @@ import { logger } from "../log/index.ts";
 import type { NewRecipient } from "../queue/types.ts";
 import { AddressError, isIPv4, isIPv6, isNonAscii, parsePath } from "../rewrite/address.ts";
 import { type ParamFeatures, parseMailParams, parseRcptParams } from "./params.ts";
-import type { Reply } from "./reply.ts";
+import { type Reply, SmtpError } from "./reply.ts";
 import { validHostname } from "./restrictions.ts";
 import type { SmtpSession } from "./session.ts";
 import { Transaction } from "./transaction.ts";
@@ -197,7 +197,8 @@ async function rcpt(s: SmtpSession, args: string): Promise<Reply> {
     if (err) return err;
   }
   if (!tx.cleanup) {
-    tx.open(() => s.ctx.newCleanup(cleanupInput(s, tx)), cleanupInput(s, tx));
+    const input = cleanupInput(s, tx);
+    tx.open(() => s.ctx.newCleanup(input), input);
     const sasl = s.saslUser ? `, sasl_method=${s.saslMethod}, sasl_username=${s.saslUser}` : "";
     log.info(`${tx.queueId}: client=${s.namaddr}${sasl}`);
   }
@@ -484,7 +485,10 @@ async function starttls(s: SmtpSession, args: string): Promise<Reply | null> {
   if (!s.ctx.tls || !startTls || s.standalone || !s.ctx.tls.offer(s))
     return r(502, "5.5.1", "Error: command not implemented");
   await s.send(r(220, "2.0.0", "Ready to start TLS"));
-  // RFC 3207 4.2: anything the client sent before the handshake is discarded.
+  // The 220 must be on the wire before the handshake starts.
+  s.flush();
+  // RFC 3207 4.2: anything the client sent before the handshake is discarded (the STARTTLS
+  // command injection attack pipelines plaintext commands after STARTTLS).
   s.reader.discard();
   try {
     s.tls = await startTls.call(s.transport);
@@ -526,7 +530,13 @@ async function auth(s: SmtpSession, args: string): Promise<Reply> {
   const result = await a.authenticate(s, mechanism, m[2], async (challenge) => {
     await s.send(r(334, undefined, challenge));
     const line = await s.readLine();
-    if (line === null) throw new Error("lost connection during AUTH");
+    if (line === null)
+      throw new SmtpError(
+        421,
+        "4.4.2",
+        "Error: AUTH exchange aborted",
+        "lost connection during AUTH",
+      );
     return line;
   });
   if (!result.ok) return result.reply;

@@ -23,6 +23,7 @@
  * unknown_address_reject_code, maps_rbl_reject_code, default_rbl_reply.
  */
 
+import { domainToASCII } from "node:url";
 import { parseIp } from "../config/ip.ts";
 import { accessLookupAddress, accessLookupClient } from "../config/lookup.ts";
 import type { Config, LookupTable } from "../config/types.ts";
@@ -674,7 +675,9 @@ export class Restrictions {
     const isSender = cls === SENDER;
     const dsn = isSender ? "4.1.8" : "4.1.2";
     const text = `<${addr}>: ${cls} rejected: Domain not found`;
-    const mx = await dns.mx(domain);
+    // An SMTPUTF8 domain is looked up as its A-label (Postfix: midna_domain_to_ascii).
+    const ascii = asciiDomain(domain);
+    const mx = await dns.mx(ascii);
     if (mx.status === "ok") {
       if (!mx.nullMx) return DUNNO;
       return this.#reject(
@@ -685,7 +688,7 @@ export class Restrictions {
     }
     if (mx.status === "tempfail") return this.#deferIfPermitOr(450, dsn, text);
     if (mx.status === "nodata") {
-      const [a, aaaa] = await Promise.all([dns.a(domain), dns.aaaa(domain)]);
+      const [a, aaaa] = await Promise.all([dns.a(ascii), dns.aaaa(ascii)]);
       if (a.status === "ok" || aaaa.status === "ok") return DUNNO;
       if (a.status === "tempfail" || aaaa.status === "tempfail")
         return this.#deferIfPermitOr(450, dsn, text);
@@ -702,7 +705,7 @@ export class Restrictions {
 
   async #rhsbl(spec: string, what: string, cls: string): Promise<Status> {
     const at = what.lastIndexOf("@");
-    const domain = truncateDot(at === -1 ? what : what.slice(at + 1));
+    const domain = asciiDomain(truncateDot(at === -1 ? what : what.slice(at + 1)));
     if (domain === "" || domain.startsWith("[")) return DUNNO;
     // Postfix skips names with a numeric last label (some lists refuse "IP queries").
     if (/^\d+$/.test(domain.slice(domain.lastIndexOf(".") + 1)) || !validHostname(domain))
@@ -936,6 +939,11 @@ export class Restrictions {
     if (s.saslUser) line += ` sasl_username=${s.saslUser}`;
     log.info(line);
   }
+}
+
+/** A U-label domain as its A-label ("" when it cannot be converted); ASCII unchanged. */
+function asciiDomain(domain: string): string {
+  return /^[\x00-\x7f]*$/.test(domain) ? domain : domainToASCII(domain);
 }
 
 export function namaddrOf(p: PeerInfo): string {

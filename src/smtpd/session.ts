@@ -90,8 +90,6 @@ export class SmtpSession implements SessionView, CheckSubject {
   errors = 0;
   junk = 0;
   bdat: BdatChunk | null = null;
-  /** Set by a verb: the reply path writes "AUTH ..." lines redacted. */
-  redactNextLine = false;
 
   readonly #debug: boolean;
   readonly #exempt: boolean;
@@ -173,7 +171,7 @@ export class SmtpSession implements SessionView, CheckSubject {
       this.#internalError(err);
     }
     this.#busy = false;
-    this.#flush();
+    this.flush();
     this.#started = true;
     if (this.#hangup) return this.#end();
     this.#arm();
@@ -308,7 +306,7 @@ export class SmtpSession implements SessionView, CheckSubject {
       });
     }
     this.#busy = false;
-    this.#flush();
+    this.flush();
     if (this.#paused && this.reader.pending < HIGH_WATER / 2) {
       this.#paused = false;
       this.transport.resume?.();
@@ -349,7 +347,7 @@ export class SmtpSession implements SessionView, CheckSubject {
       line = latin1.decode(raw);
       badUtf8 = true;
     }
-    this.#trace("<", this.redactNextLine ? "********" : redact(line));
+    this.#trace("<", redact(line));
     if (bare && !this.#exempt) return this.#bareNewline(bare);
     if (badUtf8 && this.settings.smtputf8) {
       this.where = "UNKNOWN";
@@ -357,7 +355,17 @@ export class SmtpSession implements SessionView, CheckSubject {
       await this.send({ code: 500, enhanced: "5.5.2", text: "Error: bad UTF-8 syntax" });
       return;
     }
-    const trimmed = line.replace(/^[ \t]+/, "");
+    let trimmed = line.replace(/^[ \t]+/, "");
+    for (const t of this.settings.commandFilter) {
+      // Postfix's smtpd_command_filter: work around broken clients by rewriting their commands.
+      const v = t.lookup(trimmed);
+      if (v === undefined) continue;
+      log.info(
+        `${this.namaddr}: replacing command "${printable(line.slice(0, 100))}" with "${printable(v.slice(0, 100))}"`,
+      );
+      trimmed = v.replace(/^[ \t]+/, "");
+      break;
+    }
     const sp = trimmed.search(/[ \t]/);
     const verb = (sp === -1 ? trimmed : trimmed.slice(0, sp)).toUpperCase();
     const args = sp === -1 ? "" : trimmed.slice(sp + 1).trim();
@@ -513,7 +521,7 @@ export class SmtpSession implements SessionView, CheckSubject {
    * when the connection is gone.
    */
   async readLine(): Promise<string | null> {
-    this.#flush();
+    this.flush();
     for (;;) {
       if (this.#reason !== null || this.#ended) return null;
       const ev = this.reader.next();
@@ -545,7 +553,7 @@ export class SmtpSession implements SessionView, CheckSubject {
   async send(r: Reply): Promise<void> {
     if (this.#ended) return;
     if (this.errors >= this.settings.softErrorLimit && this.settings.errorSleepMs > 0) {
-      this.#flush();
+      this.flush();
       await Bun.sleep(this.settings.errorSleepMs);
     }
     const wire = formatReply(r);
@@ -561,13 +569,17 @@ export class SmtpSession implements SessionView, CheckSubject {
     this.#reason = "too many errors";
     log.info(`too many errors after ${this.where} from ${this.namaddr}`);
     this.#out.push(
-      formatReply({ code: 421, enhanced: "4.7.0", text: `${this.hostname} Error: too many errors` }),
+      formatReply({
+        code: 421,
+        enhanced: "4.7.0",
+        text: `${this.hostname} Error: too many errors`,
+      }),
     );
     this.#hangup = true;
   }
 
   /** Write the replies of the batch in one transport write. */
-  #flush(): void {
+  flush(): void {
     if (this.#out.length === 0) return;
     const data = this.#out.length === 1 ? this.#out[0] : this.#out.join("");
     this.#out = [];
@@ -615,7 +627,7 @@ export class SmtpSession implements SessionView, CheckSubject {
         text: `${this.hostname} Error: timeout exceeded`,
       }),
     );
-    this.#flush();
+    this.flush();
     const w = this.#lineWaiter;
     this.#lineWaiter = null;
     if (w) w();
@@ -626,7 +638,7 @@ export class SmtpSession implements SessionView, CheckSubject {
     if (this.#ended) return;
     this.#ended = true;
     if (this.#timer) clearTimeout(this.#timer);
-    this.#flush();
+    this.flush();
     if (this.#reason && this.#reason !== "too many errors") {
       if (this.where === "DATA content" || this.where === "BDAT content") {
         const bytes = this.tx?.size ?? 0;

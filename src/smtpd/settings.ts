@@ -3,7 +3,7 @@
  * so a session does not parse parameters on every command. A reload makes a new Config and
  * so new settings; sessions in flight keep the object they started with.
  */
-import type { Config, NetworkMatcher } from "../config/types.ts";
+import type { Config, LookupTable, NetworkMatcher } from "../config/types.ts";
 
 export interface SmtpdSettings {
   readonly cfg: Config;
@@ -32,6 +32,8 @@ export interface SmtpdSettings {
   readonly binarymime: boolean;
   readonly strictEnvelopes: boolean;
   readonly noopCommands: ReadonlySet<string>;
+  /** $smtpd_command_filter: tables that rewrite a command line before it is parsed. */
+  readonly commandFilter: readonly LookupTable[];
   readonly mynetworks: NetworkMatcher;
   readonly debugPeers: NetworkMatcher;
   readonly debugPeersEmpty: boolean;
@@ -92,6 +94,7 @@ function build(cfg: Config): SmtpdSettings {
       !discard.has("binarymime"),
     strictEnvelopes: cfg.bool("strict_rfc821_envelopes"),
     noopCommands: new Set(cfg.list("smtpd_noop_commands").map((c) => c.toUpperCase())),
+    commandFilter: cfg.tables("smtpd_command_filter"),
     mynetworks: cfg.networks("mynetworks"),
     debugPeers: cfg.networks("debug_peer_list"),
     debugPeersEmpty: cfg.list("debug_peer_list").length === 0,

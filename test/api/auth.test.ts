@@ -28,7 +28,10 @@ describe("api access", () => {
     const f = await startFixture();
     const cases: [Record<string, string>, string][] = [
       [{}, "missing bearer token (Authorization: Bearer TOKEN)"],
-      [{ authorization: `Basic ${btoa("a:b")}` }, "missing bearer token (Authorization: Bearer TOKEN)"],
+      [
+        { authorization: `Basic ${btoa("a:b")}` },
+        "missing bearer token (Authorization: Bearer TOKEN)",
+      ],
       [{ authorization: "Bearer" }, "missing bearer token (Authorization: Bearer TOKEN)"],
       [{ authorization: `Bearer ${f.token}x` }, "invalid token"],
       [{ authorization: `Bearer ${f.token.slice(1)}` }, "invalid token"],
@@ -44,7 +47,9 @@ describe("api access", () => {
       }
     }
     // The scheme name is case-insensitive (RFC 7235 2.1).
-    const ok = await fetch(`${f.base}/api/v1/queue`, { headers: { authorization: `bearer ${f.token}` } });
+    const ok = await fetch(`${f.base}/api/v1/queue`, {
+      headers: { authorization: `bearer ${f.token}` },
+    });
     expect(ok.status).toBe(200);
     // POSTs are refused before anything happens.
     const post = await fetch(`${f.base}/api/v1/queue/delete?all=true`, { method: "POST" });
@@ -79,15 +84,17 @@ describe("api access", () => {
     const deadline = Date.now() + 5000;
     let status = 0;
     while (Date.now() < deadline) {
-      status = (await fetch(`${f.base}/api/v1/queue`, { headers: { authorization: "Bearer second-token" } }))
-        .status;
+      status = (
+        await fetch(`${f.base}/api/v1/queue`, { headers: { authorization: "Bearer second-token" } })
+      ).status;
       if (status === 200) break;
       await Bun.sleep(100);
     }
     expect(status).toBe(200);
-    expect((await fetch(`${f.base}/api/v1/queue`, { headers: { authorization: "Bearer third" } })).status).toBe(
-      200,
-    );
+    expect(
+      (await fetch(`${f.base}/api/v1/queue`, { headers: { authorization: "Bearer third" } }))
+        .status,
+    ).toBe(200);
     expect((await f.call("/api/v1/queue")).status).toBe(401);
     await f.stop();
   });
@@ -107,7 +114,9 @@ describe("api access", () => {
       const res = await f.call(path);
       expect(res.status).toBe(503);
       expect(res.headers.get("retry-after")).toBe("10");
-      expect(await res.json()).toEqual({ error: { code: "unavailable", message: "posteix is stopping" } });
+      expect(await res.json()).toEqual({
+        error: { code: "unavailable", message: "posteix is stopping" },
+      });
     }
     f.setStopping(false);
     expect((await f.call("/api/v1/queue")).status).toBe(200);
@@ -166,6 +175,11 @@ async function selfSigned(): Promise<{ cert: string; key: string }> {
     signingAlgorithm: alg,
   });
   const pkcs8 = await crypto.subtle.exportKey("pkcs8", keys.privateKey);
-  const b64 = Buffer.from(pkcs8).toString("base64").replace(/(.{64})/g, "$1\n");
-  return { cert: cert.toString("pem"), key: `-----BEGIN PRIVATE KEY-----\n${b64}\n-----END PRIVATE KEY-----\n` };
+  const b64 = Buffer.from(pkcs8)
+    .toString("base64")
+    .replace(/(.{64})/g, "$1\n");
+  return {
+    cert: cert.toString("pem"),
+    key: `-----BEGIN PRIVATE KEY-----\n${b64}\n-----END PRIVATE KEY-----\n`,
+  };
 }

@@ -70,7 +70,9 @@ describe("API injection to delivery", () => {
 
       await peer.waitForMessages(2, 10_000);
       const byId = (id: string) => {
-        const m = peer.messages.find((x) => Buffer.from(x.raw).toString("latin1").includes(` id ${id}`));
+        const m = peer.messages.find((x) =>
+          Buffer.from(x.raw).toString("latin1").includes(` id ${id}`),
+        );
         if (!m) throw new Error(`${id} not received`);
         return m;
       };
@@ -78,11 +80,16 @@ describe("API injection to delivery", () => {
       expect(first.mailFrom.address).toBe("app@example.com");
       expect(first.rcptTo.map((r) => r.address)).toEqual(["one@example.net"]);
       const text = Buffer.from(first.raw).toString("latin1");
-      expect(text).toStartWith("Received: from localhost (localhost [127.0.0.1])\r\n\tby mail.example.com (posteix) with HTTP id");
+      expect(text).toStartWith(
+        "Received: from localhost (localhost [127.0.0.1])\r\n\tby mail.example.com (posteix) with HTTP id",
+      );
       expect(text).toEndWith("\r\n\r\nHello over HTTP.\r\n.\r\n..dots\r\n");
 
       const second = byId(jsonId);
-      expect(second.rcptTo.map((r) => r.address).sort()).toEqual(["three@example.org", "two@example.net"]);
+      expect(second.rcptTo.map((r) => r.address).sort()).toEqual([
+        "three@example.org",
+        "two@example.net",
+      ]);
       const parsed = await simpleParser(Buffer.from(second.raw));
       expect(parsed.subject).toBe("composed");
       expect(parsed.text?.trim()).toBe("Hello from JSON.");
@@ -111,7 +118,11 @@ describe("API injection to delivery", () => {
       }
       await reader.cancel();
       const forRaw = seen.filter((s) => s.includes(rawId));
-      expect(forRaw).toEqual([`received ${rawId}`, `sent ${rawId} one@example.net`, `removed ${rawId}`]);
+      expect(forRaw).toEqual([
+        `received ${rawId}`,
+        `sent ${rawId} one@example.net`,
+        `removed ${rawId}`,
+      ]);
       const forJson = seen.filter((s) => s.includes(jsonId));
       expect(forJson[0]).toBe(`received ${jsonId}`);
       expect(forJson.at(-1)).toBe(`removed ${jsonId}`);

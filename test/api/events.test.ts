@@ -19,7 +19,10 @@ interface SseEvent {
 /** Reads an event stream and splits it into events (comments skipped). */
 class SseReader {
   private buf = "";
-  private readonly reader: ReadableStreamDefaultReader<Uint8Array>;
+  private readonly reader: {
+    read(): Promise<{ done: boolean; value?: Uint8Array }>;
+    cancel(): Promise<void>;
+  };
   private readonly dec = new TextDecoder();
   readonly comments: string[] = [];
 
@@ -114,7 +117,13 @@ describe("server-sent events", () => {
       event: "sent",
       queue_id: before[1],
       time: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
-      detail: { index: 0, to: "bob@example.net", dsn: "2.0.0", diagnostic: "250 ok", relay: "mx[192.0.2.1]:25" },
+      detail: {
+        index: 0,
+        to: "bob@example.net",
+        dsn: "2.0.0",
+        diagnostic: "250 ok",
+        relay: "mx[192.0.2.1]:25",
+      },
     });
     expect(evs[1].data.detail).toEqual({ from: "incoming" });
     await sse.cancel();
@@ -240,7 +249,9 @@ describe("webhooks", () => {
         expect(Number(r.headers.get("x-posteix-timestamp"))).toBeCloseTo(Date.now() / 1000, -1);
       }
       // A tampered body does not verify.
-      expect(verify(secret, { ...rx.got[0], body: rx.got[0].body.replace("received", "deleted") })).toBe(false);
+      expect(
+        verify(secret, { ...rx.got[0], body: rx.got[0].body.replace("received", "deleted") }),
+      ).toBe(false);
       const evs = rx.got.map((r) => JSON.parse(r.body)).sort((a, b) => a.seq - b.seq);
       expect(evs.map((e) => [e.event, e.queue_id])).toEqual([
         ["received", ids[0]],
@@ -291,7 +302,11 @@ describe("webhooks", () => {
 
   test("gives up after webhook_max_attempts, and drops at once on a 4xx", async () => {
     const rx = receiver(1000);
-    const gone = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response("no", { status: 410 }) });
+    const gone = Bun.serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      fetch: () => new Response("no", { status: 410 }),
+    });
     const f = await startFixture({ mainCf: `webhook_url = ${rx.url}\nwebhook_max_attempts = 3` });
     try {
       await putMany(f.queue, 1);

@@ -54,8 +54,7 @@ export async function startFixture(opts: FixtureOptions = {}): Promise<Fixture> 
     "mydomain = example.com",
     "api_listen = 127.0.0.1:0",
   ].join("\n");
-  const writeMainCf = (extra: string) =>
-    writeFileSync(join(dir, "main.cf"), `${base}\n${extra}\n`);
+  const writeMainCf = (extra: string) => writeFileSync(join(dir, "main.cf"), `${base}\n${extra}\n`);
   writeMainCf(opts.mainCf ?? "");
   for (const [name, text] of Object.entries(opts.files ?? {})) writeFileSync(join(dir, name), text);
   const load = () => loadConfig({ configDir: dir, env: {}, hostname: "mail.example.com" });

@@ -18,12 +18,21 @@ interface ListBody {
     next_attempt: string | null;
     attempts: number;
     reason: string | null;
-    recipients: { address: string; status: string; dsn: string | null; diagnostic: string | null }[];
+    recipients: {
+      address: string;
+      status: string;
+      dsn: string | null;
+      diagnostic: string | null;
+    }[];
   }[];
   next_cursor: string | null;
 }
 
-async function listAll(f: Fixture, query: string, limit: number): Promise<{ ids: string[]; pages: number }> {
+async function listAll(
+  f: Fixture,
+  query: string,
+  limit: number,
+): Promise<{ ids: string[]; pages: number }> {
   const ids: string[] = [];
   let cursor: string | null = null;
   let pages = 0;
@@ -53,7 +62,14 @@ describe("queue endpoints", () => {
     const size = f.queue.get(ids[0])!.size;
     expect(sum.states.incoming).toEqual({ count: 3, bytes: 3 * size });
     expect(sum.states.hold).toEqual({ count: 0, bytes: 0 });
-    expect(Object.keys(sum.states)).toEqual(["incoming", "active", "deferred", "hold", "bounce", "corrupt"]);
+    expect(Object.keys(sum.states)).toEqual([
+      "incoming",
+      "active",
+      "deferred",
+      "hold",
+      "bounce",
+      "corrupt",
+    ]);
     expect(sum.total).toEqual({ count: 3, bytes: 3 * size });
 
     const list = await json<ListBody>(await f.call("/api/v1/queue"));
@@ -129,7 +145,10 @@ describe("queue endpoints", () => {
       ["limit=0", "query parameter limit: "],
       ["limit=1001", "query parameter limit: "],
       ["limit=ten", "query parameter limit: "],
-      ["state=sleeping", "query parameter state: states: incoming, active, deferred, hold, bounce, corrupt"],
+      [
+        "state=sleeping",
+        "query parameter state: states: incoming, active, deferred, hold, bounce, corrupt",
+      ],
       ["older_than=yesterday", "query parameter older_than: "],
       ["cursor=garbage", "invalid list cursor"],
     ];
@@ -151,7 +170,9 @@ describe("queue endpoints", () => {
     const post = async (path: string, body?: unknown) => {
       const res = await f.call(path, {
         method: "POST",
-        ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { "content-type": "application/json" } }),
+        ...(body === undefined
+          ? {}
+          : { body: JSON.stringify(body), headers: { "content-type": "application/json" } }),
       });
       expect(res.status).toBe(200);
       return (await json(res)).affected as number;
@@ -205,7 +226,9 @@ describe("queue endpoints", () => {
     });
     expect(await json(res)).toEqual({ affected: 20 });
     await putMany(f.queue, 3);
-    expect(await json(await f.call("/api/v1/queue/delete?all=true", { method: "POST" }))).toEqual({ affected: 3 });
+    expect(await json(await f.call("/api/v1/queue/delete?all=true", { method: "POST" }))).toEqual({
+      affected: 3,
+    });
     await f.stop();
   });
 

@@ -15,7 +15,9 @@ beforeEach(() => metrics.reset());
 
 describe("stats and metrics", () => {
   test("/stats: counters since start, 60 per-minute values, latency, queue, scheduler", async () => {
-    const f = await startFixture({ stats: () => ({ active: 3, deliveriesInFlight: 2, destinations: 1 }) });
+    const f = await startFixture({
+      stats: () => ({ active: 3, deliveriesInFlight: 2, destinations: 1 }),
+    });
     await putMany(f.queue, 2);
     const inj = await f.call("/api/v1/messages?from=a@example.com&to=x@example.net", {
       method: "POST",
@@ -180,6 +182,20 @@ describe("health and reload", () => {
     await f.stop();
   });
 
+  test("an unexpected failure is a generic 500 that tells nothing of the internals", async () => {
+    const f = await startFixture({
+      stats: () => {
+        throw new Error("secret internal detail at /var/lib/x");
+      },
+    });
+    const res = await f.call("/api/v1/stats");
+    expect(res.status).toBe(500);
+    expect(await res.text()).toBe(
+      JSON.stringify({ error: { code: "internal", message: "internal error (see the mail log)" } }),
+    );
+    await f.stop();
+  });
+
   test("a token file readable by others is still used (with a warning)", async () => {
     const f = await startFixture();
     chmodSync(join(f.dir, "data", "api-tokens"), 0o644);
@@ -194,7 +210,7 @@ describe("OpenAPI", () => {
     const f = await startFixture();
     const res = await f.call("/api/v1/openapi.json");
     expect(res.status).toBe(200);
-    const doc = await res.json();
+    const doc = (await res.json()) as any;
     expect(doc.openapi).toBe("3.1.0");
     const validator = new Validator();
     const result = await validator.validate(doc);
@@ -230,7 +246,12 @@ describe("OpenAPI", () => {
     // Schemas come from the same zod definitions the routes validate with.
     const list = doc.paths["/api/v1/queue"].get;
     const limit = list.parameters.find((p: { name: string }) => p.name === "limit");
-    expect(limit.schema).toMatchObject({ type: "integer", minimum: 1, maximum: 1000, default: 100 });
+    expect(limit.schema).toMatchObject({
+      type: "integer",
+      minimum: 1,
+      maximum: 1000,
+      default: 100,
+    });
     expect(doc.components.schemas.Message.required).toContain("arrival_time");
     expect(doc.components.securitySchemes.bearer).toEqual({
       type: "http",

@@ -96,7 +96,12 @@ describe("without smtpd_sender_login_maps (posteix fallback: a login owns its ow
 
   test.each([
     ["reject_authenticated_sender_login_mismatch", "alice@example.com", "alice@example.com", null],
-    ["reject_authenticated_sender_login_mismatch", "Alice+x@example.com", "alice@example.com", null],
+    [
+      "reject_authenticated_sender_login_mismatch",
+      "Alice+x@example.com",
+      "alice@example.com",
+      null,
+    ],
     [
       "reject_authenticated_sender_login_mismatch",
       "carol@example.com",

@@ -1,12 +1,13 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AuthLockout, lockoutKey } from "../../src/auth/lockout.ts";
 import { createSmtpdAuth } from "../../src/auth/smtpd-auth.ts";
+import { loadConfig } from "../../src/config/index.ts";
 import { onLog } from "../../src/log/index.ts";
 import { openQueue, type QueueStore } from "../../src/queue/index.ts";
-import type { SessionView } from "../../src/smtpd/types.ts";
+import type { AuthResult, SessionView } from "../../src/smtpd/types.ts";
 
 const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
 
@@ -160,7 +161,7 @@ describe("createSmtpdAuth", () => {
         );
       expect((await bad()) as unknown).toMatchObject({ ok: false, reply: { code: 535 } });
       expect((await bad()) as unknown).toMatchObject({ ok: false, reply: { code: 535 } });
-      const locked = {
+      const locked: AuthResult = {
         ok: false,
         reply: {
           code: 421,
@@ -211,6 +212,16 @@ describe("AuthLockout", () => {
     expect(off.size).toBe(0);
   });
 
+  test("fromConfig: $smtpd_auth_failure_limit within and for $smtpd_auth_lockout_time", () => {
+    const d = mkdtempSync(join(dir, "cfg-"));
+    writeFileSync(
+      join(d, "main.cf"),
+      "smtpd_auth_failure_limit = 7\nsmtpd_auth_lockout_time = 2m\n",
+    );
+    const l = AuthLockout.fromConfig(loadConfig({ configDir: d, env: {}, hostname: "mx.example" }));
+    expect([l.limit, l.windowMs, l.lockoutMs]).toEqual([7, 120_000, 120_000]);
+  });
+
   test("IPv6 clients are counted per /64", () => {
     expect(lockoutKey("2001:db8:1:2:aaaa::1")).toBe("2001:db8:1:2::/64");
     expect(lockoutKey("2001:db8:1:2::ffff")).toBe("2001:db8:1:2::/64");
@@ -225,7 +236,8 @@ describe("AuthLockout", () => {
   test("memory stays bounded under a flood of addresses", () => {
     const l = new AuthLockout({ limit: 5, windowMs: 60_000, lockoutMs: 60_000, maxClients: 1000 });
     l.recordFailure("203.0.113.1");
-    for (let i = 0; i < 20_000; i++) l.recordFailure(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
+    for (let i = 0; i < 20_000; i++)
+      l.recordFailure(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
     expect(l.size).toBe(1000);
     // the stalest entries went first
     expect(l.recordFailure("203.0.113.1").failures).toBe(1);

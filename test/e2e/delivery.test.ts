@@ -6,13 +6,13 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { simpleParser } from "mailparser";
-import nodemailer from "nodemailer";
-import { type DnsTestServer, startDnsServer } from "../helpers/dns-server.ts";
+import { type ParsedMail, simpleParser } from "mailparser";
+import nodemailer, { type SendMailOptions } from "nodemailer";
+import { startDnsServer, type TestDnsServer } from "../helpers/dns-server.ts";
 import { startPosteix, type TestPosteix } from "../helpers/posteix.ts";
 import { type SmtpPeer, startSmtpPeer } from "../helpers/smtp-peer.ts";
 
-let dns: DnsTestServer;
+let dns: TestDnsServer;
 beforeAll(async () => {
   dns = await startDnsServer({});
 });
@@ -37,7 +37,7 @@ async function posteix(mainCf: string, files: Record<string, string> = {}): Prom
   return px;
 }
 
-async function send(px: TestPosteix, mail: nodemailer.SendMailOptions & { envelope?: { from: string; to: string[] } }) {
+async function send(px: TestPosteix, mail: SendMailOptions) {
   const t = nodemailer.createTransport({ host: "127.0.0.1", port: px.port(), secure: false, ignoreTLS: true });
   try {
     return await t.sendMail(mail);
@@ -84,6 +84,10 @@ async function sendRaw(port: number, from: string, to: string[], content: string
   await waitReply();
   sock.end();
   return final.trim();
+}
+
+async function parseDsn(raw: Uint8Array): Promise<ParsedMail> {
+  return simpleParser(Buffer.from(raw), { keepDeliveryStatus: true } as Parameters<typeof simpleParser>[1]);
 }
 
 function maildirFiles(dir: string): string[] {
@@ -163,7 +167,7 @@ describe("relay and MX delivery", () => {
     await send(px, { from: "a@example.com", to: "z@nowhere-in-dns.test", subject: "r", text: "r" });
     await relay.waitForMessages(1);
     expect(relay.messages[0].rcptTo[0].address).toBe("z@nowhere-in-dns.test");
-    expect(dns.queries.some((q) => q.name === "nowhere-in-dns.test")).toBe(false);
+    expect(dns.queries.some((q: { name: string }) => q.name === "nowhere-in-dns.test")).toBe(false);
   });
 
   test("transport_maps route a domain to SMTP at a fixed host and another to LMTP with per-recipient replies", async () => {
@@ -218,7 +222,7 @@ describe("relay and MX delivery", () => {
     const dsn = mx.messages[1];
     expect(dsn.mailFrom.address).toBe("");
     expect(dsn.rcptTo[0].address).toBe("a@example.com");
-    const parsed = await simpleParser(Buffer.from(dsn.raw), { keepDeliveryStatus: true } as never);
+    const parsed = await parseDsn(dsn.raw);
     expect(parsed.headers.get("content-type")).toMatchObject({ value: "multipart/report", params: { "report-type": "delivery-status" } });
     const status = parsed.attachments.find((a) => a.contentType === "message/delivery-status")!;
     const text = status.content.toString();
@@ -257,7 +261,7 @@ describe("relay and MX delivery", () => {
     await mx.waitForMessages(1, 10_000);
     const dsn = mx.messages.find((m) => m.mailFrom.address === "")!;
     expect(dsn.rcptTo[0].address).toBe("sender@example.com");
-    const parsed = await simpleParser(Buffer.from(dsn.raw), { keepDeliveryStatus: true } as never);
+    const parsed = await parseDsn(dsn.raw);
     const status = parsed.attachments.find((a) => a.contentType === "message/delivery-status")!.content.toString();
     expect(status).toContain("Final-Recipient: rfc822; stuck@expire.test");
     expect(status).toContain("Action: failed");

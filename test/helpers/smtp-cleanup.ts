@@ -70,7 +70,9 @@ export function recordingCleanup(opts: RecordingCleanupOptions = {}) {
         if (m.ended || m.aborted) throw new Error("end after end/abort");
         m.ended = true;
         if (opts.throwOnEnd) throw new Error("disk on fire");
-        m.outcome = opts.outcome ? await opts.outcome(m) : { kind: "queued", queueId: m.queueId, held: false };
+        m.outcome = opts.outcome
+          ? await opts.outcome(m)
+          : { kind: "queued", queueId: m.queueId, held: false };
         return m.outcome;
       },
       abort() {

@@ -90,9 +90,13 @@ export class SmtpClient {
         this.#buf = this.#buf.slice(i + 2);
         return l;
       }
-      if (this.#closed) throw new Error(`connection closed; got so far: ${JSON.stringify(this.transcript)}`);
+      if (this.#closed)
+        throw new Error(`connection closed; got so far: ${JSON.stringify(this.transcript)}`);
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timeout waiting for a reply; got so far: ${JSON.stringify(this.transcript)}`);
+      if (left <= 0)
+        throw new Error(
+          `timeout waiting for a reply; got so far: ${JSON.stringify(this.transcript)}`,
+        );
       await this.#wait(left);
     }
   }

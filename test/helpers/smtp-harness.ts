@@ -54,7 +54,10 @@ export function testService(maxproc = 100): MasterService {
   };
 }
 
-export function testConfig(mainCf = "", files: Record<string, string> = {}): { cfg: Config; dir: string } {
+export function testConfig(
+  mainCf = "",
+  files: Record<string, string> = {},
+): { cfg: Config; dir: string } {
   const dir = mkdtempSync(join(tmpdir(), "posteix-smtpd-"));
   const base = [
     `queue_directory = ${dir}/queue`,
@@ -110,7 +113,8 @@ export async function startTestSmtpd(opts: TestSmtpdOptions = {}): Promise<TestS
     for (;;) {
       const hit = logs.find((l) => re.test(l));
       if (hit) return hit;
-      if (Date.now() > deadline) throw new Error(`no log line matches ${re}; log:\n${logs.join("\n")}`);
+      if (Date.now() > deadline)
+        throw new Error(`no log line matches ${re}; log:\n${logs.join("\n")}`);
       await Bun.sleep(5);
     }
   };

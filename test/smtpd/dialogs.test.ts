@@ -26,7 +26,12 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { CleanupOutcome } from "../../src/cleanup/types.ts";
 import { createResolver } from "../../src/dns/index.ts";
-import { type NameMode, type RecordSet, startDnsServer, type TestDnsServer } from "../helpers/dns-server.ts";
+import {
+  type NameMode,
+  type RecordSet,
+  startDnsServer,
+  type TestDnsServer,
+} from "../helpers/dns-server.ts";
 import { SmtpClient } from "../helpers/smtp-client.ts";
 import { startTestSmtpd } from "../helpers/smtp-harness.ts";
 
@@ -51,7 +56,7 @@ function parse(text: string): Step[] {
 }
 
 /** Dialog text to bytes: UTF-8, with \r \n \t \0 \\ \xHH escapes and {{c*N}} repeats. */
-function unescape(s: string): Buffer {
+function decodeText(s: string): Buffer {
   const text = s.replace(/\{\{(.)\*(\d+)\}\}/g, (_m, c: string, n: string) => c.repeat(Number(n)));
   const parts: Buffer[] = [];
   let plain = "";
@@ -67,7 +72,10 @@ function unescape(s: string): Buffer {
       plain += simple[n];
       i++;
     } else if (n === "x" && /^[0-9A-Fa-f]{2}$/.test(text.slice(i + 2, i + 4))) {
-      parts.push(Buffer.from(plain, "utf8"), Buffer.from([Number.parseInt(text.slice(i + 2, i + 4), 16)]));
+      parts.push(
+        Buffer.from(plain, "utf8"),
+        Buffer.from([Number.parseInt(text.slice(i + 2, i + 4), 16)]),
+      );
       plain = "";
       i += 3;
     } else plain += c;
@@ -97,12 +105,15 @@ async function runDialog(file: string): Promise<void> {
         modes.push([name, "servfail"]);
         continue;
       }
-      const rs = (zone[name] ??= {});
+      zone[name] ??= {};
+      const rs = zone[name];
       if (type === "MX") {
         const [pref, exchange] = value.split(/\s+/);
-        (rs.MX ??= []).push({ preference: Number(pref), exchange });
-      } else if (type === "A" || type === "AAAA" || type === "PTR" || type === "TXT") {
-        (rs[type] ??= []).push(value);
+        rs.MX = [...(rs.MX ?? []), { preference: Number(pref), exchange }];
+      } else if (type === "A" || type === "AAAA" || type === "PTR") {
+        rs[type] = [...(rs[type] ?? []), value];
+      } else if (type === "TXT") {
+        rs.TXT = [...(rs.TXT ?? []), value];
       } else throw new Error(`${file}:${s.line}: record type ${type}`);
     }
     dns = await startDnsServer(zone);
@@ -112,7 +123,13 @@ async function runDialog(file: string): Promise<void> {
   let throwOnEnd = false;
   for (const s of steps.filter((x) => x.kind === "O:")) {
     const m = /^(rejected|failed) (\d{3}) (\S+) (.*)$/.exec(s.arg);
-    if (m) outcome = () => ({ kind: m[1] as "rejected", code: Number(m[2]), enhanced: m[3], text: m[4] });
+    if (m)
+      outcome = () => ({
+        kind: m[1] as "rejected",
+        code: Number(m[2]),
+        enhanced: m[3],
+        text: m[4],
+      });
     else if (s.arg === "throw") throwOnEnd = true;
     else throw new Error(`${file}:${s.line}: bad O: line`);
   }
@@ -155,10 +172,10 @@ async function runDialog(file: string): Promise<void> {
           await client();
           break;
         case "C:":
-          batch.push(unescape(s.arg), Buffer.from("\r\n"));
+          batch.push(decodeText(s.arg), Buffer.from("\r\n"));
           break;
         case "R:":
-          batch.push(unescape(s.arg));
+          batch.push(decodeText(s.arg));
           break;
         case "S:":
         case "S~": {
@@ -170,16 +187,22 @@ async function runDialog(file: string): Promise<void> {
           } catch (err) {
             throw new Error(`${where}: expected a reply "${s.arg}": ${(err as Error).message}`);
           }
+          // Replies are read as bytes (latin1); the dialog file is UTF-8.
+          const want = Buffer.from(s.arg, "utf8").toString("latin1");
           if (s.kind === "S:") {
-            if (!got.startsWith(s.arg)) throw new Error(`${where}: expected reply starting "${s.arg}", got "${got}"`);
-          } else if (!new RegExp(s.arg).test(got)) throw new Error(`${where}: expected reply ~ /${s.arg}/, got "${got}"`);
+            if (!got.startsWith(want))
+              throw new Error(`${where}: expected reply starting "${s.arg}", got "${got}"`);
+          } else if (!new RegExp(want).test(got))
+            throw new Error(`${where}: expected reply ~ /${s.arg}/, got "${got}"`);
           break;
         }
         case "X:": {
           await flush();
           const c = await client();
-          if (!(await c.waitClosed(8000))) throw new Error(`${where}: the server did not close the connection`);
-          if (c.pending !== "") throw new Error(`${where}: unread replies before close: ${JSON.stringify(c.pending)}`);
+          if (!(await c.waitClosed(8000)))
+            throw new Error(`${where}: the server did not close the connection`);
+          if (c.pending !== "")
+            throw new Error(`${where}: unread replies before close: ${JSON.stringify(c.pending)}`);
           break;
         }
         case "Z:":

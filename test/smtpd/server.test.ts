@@ -3,9 +3,9 @@
  * pipelines far more than it reads (output backpressure, partial writes).
  */
 import { describe, expect, test } from "bun:test";
-import { loadConfig } from "../../src/config/index.ts";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { loadConfig } from "../../src/config/index.ts";
 import { SmtpClient } from "../helpers/smtp-client.ts";
 import { startTestSmtpd } from "../helpers/smtp-harness.ts";
 
@@ -22,7 +22,9 @@ describe("server", () => {
       const c = await SmtpClient.connect(h.port);
       expect(await c.line()).toBe("421 4.3.2 All server ports are busy");
       expect(await c.waitClosed()).toBe(true);
-      await h.waitLog(/^warning: service "smtp" \(0\) has reached its process limit "2": new clients may experience noticeable delays$/);
+      await h.waitLog(
+        /^warning: service "smtp" \(0\) has reached its process limit "2": new clients may experience noticeable delays$/,
+      );
       expect(await a.cmd("QUIT")).toEqual(["221 2.0.0 Bye"]);
       await a.waitClosed();
       for (let i = 0; i < 100 && h.server.sessions > 1; i++) await Bun.sleep(5);
@@ -45,12 +47,16 @@ describe("server", () => {
     await busy.cmd("MAIL FROM:<a@example.org>");
     await busy.cmd("RCPT TO:<b@example.test>");
     const stopped = h.server.stop({ graceful: true, timeoutMs: 5000 });
-    expect(await idle.line()).toBe("421 4.3.2 mx.example.test Service shutting down, closing transmission channel");
+    expect(await idle.line()).toBe(
+      "421 4.3.2 mx.example.test Service shutting down, closing transmission channel",
+    );
     expect(await idle.waitClosed()).toBe(true);
     expect(await busy.cmd("DATA")).toEqual(["354 End data with <CR><LF>.<CR><LF>"]);
     const r = await busy.cmd("Subject: last one\r\n\r\nbye\r\n.");
     expect(r[0]).toMatch(/^250 2\.0\.0 Ok: queued as /);
-    expect(await busy.line()).toBe("421 4.3.2 mx.example.test Service shutting down, closing transmission channel");
+    expect(await busy.line()).toBe(
+      "421 4.3.2 mx.example.test Service shutting down, closing transmission channel",
+    );
     await stopped;
     expect(h.messages[0].ended).toBe(true);
     // No new connections after stop.
@@ -69,7 +75,9 @@ describe("server", () => {
     await c.send("Subject: half\r\n");
     await Bun.sleep(20);
     await h.server.stop({ graceful: false });
-    expect(await c.line()).toBe("421 4.3.2 mx.example.test Service shutting down, closing transmission channel");
+    expect(await c.line()).toBe(
+      "421 4.3.2 mx.example.test Service shutting down, closing transmission channel",
+    );
     expect(await c.waitClosed()).toBe(true);
     expect(h.messages[0].aborted).toBe(true);
     await h.stop();
@@ -80,12 +88,17 @@ describe("server", () => {
     try {
       const before = await SmtpClient.connect(h.port);
       expect(await before.line()).toBe("220 mx.example.test ESMTP old");
-      writeFileSync(join(h.dir, "main.cf"), `myhostname = mx.example.test\nsmtpd_banner = $myhostname ESMTP new\nmessage_size_limit = 1234\nsmtpd_peername_lookup = no\n`);
+      writeFileSync(
+        join(h.dir, "main.cf"),
+        `myhostname = mx.example.test\nsmtpd_banner = $myhostname ESMTP new\nmessage_size_limit = 1234\nsmtpd_peername_lookup = no\n`,
+      );
       h.server.reconfigure(loadConfig({ configDir: h.dir, env: {}, hostname: "mx.example.test" }));
       const after = await SmtpClient.connect(h.port);
       expect(await after.line()).toBe("220 mx.example.test ESMTP new");
       expect((await after.cmd("EHLO client.example.org")).includes("250-SIZE 1234")).toBe(true);
-      expect((await before.cmd("EHLO client.example.org")).includes("250-SIZE 10240000")).toBe(true);
+      expect((await before.cmd("EHLO client.example.org")).includes("250-SIZE 10240000")).toBe(
+        true,
+      );
       before.close();
       after.close();
     } finally {
@@ -94,7 +107,9 @@ describe("server", () => {
   });
 
   test("a client that pipelines without reading replies is throttled, nothing is lost", async () => {
-    const h = await startTestSmtpd({ mainCf: "smtpd_junk_command_limit = 1000000\nline_length_limit = 2048" });
+    const h = await startTestSmtpd({
+      mainCf: "smtpd_junk_command_limit = 1000000\nline_length_limit = 2048",
+    });
     try {
       const c = await SmtpClient.connect(h.port);
       await c.line();

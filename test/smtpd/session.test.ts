@@ -6,8 +6,8 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
 import { onLog, setLogQuiet } from "../../src/log/index.ts";
-import { serveStdio } from "../../src/smtpd/index.ts";
 import { Anvil } from "../../src/smtpd/anvil.ts";
+import { serveStdio } from "../../src/smtpd/index.ts";
 import { SmtpSession } from "../../src/smtpd/session.ts";
 import type { PeerInfo, SessionTransport, SmtpdContext, TlsInfo } from "../../src/smtpd/types.ts";
 import { recordingCleanup } from "../helpers/smtp-cleanup.ts";
@@ -41,7 +41,12 @@ interface Harness {
 
 async function harness(
   mainCf = "",
-  opts: { ctx?: Partial<SmtpdContext>; transport?: Partial<SessionTransport>; client?: PeerInfo; start?: boolean } = {},
+  opts: {
+    ctx?: Partial<SmtpdContext>;
+    transport?: Partial<SessionTransport>;
+    client?: PeerInfo;
+    start?: boolean;
+  } = {},
 ): Promise<Harness> {
   const { cfg, dir } = testConfig(`mydestination = example.test\n${mainCf}`);
   dirs.push(dir);
@@ -75,7 +80,8 @@ async function harness(
     async say(text) {
       const before = writes.length;
       session.feed(Buffer.from(text, "utf8"));
-      for (let i = 0; i < 500 && writes.length === before && !session.ended; i++) await Bun.sleep(1);
+      for (let i = 0; i < 500 && writes.length === before && !session.ended; i++)
+        await Bun.sleep(1);
       await Bun.sleep(2);
       return writes.slice(before).join("");
     },
@@ -105,9 +111,13 @@ describe("session", () => {
     expect(h.writes).toEqual(["220 mx.example.test ESMTP posteix\r\n"]);
     await h.say("EHLO client.example.org\r\n");
     const n = h.writes.length;
-    const out = await h.say("MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.test>\r\nRCPT TO:<c@example.test>\r\nDATA\r\n");
+    const out = await h.say(
+      "MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.test>\r\nRCPT TO:<c@example.test>\r\nDATA\r\n",
+    );
     expect(h.writes.length).toBe(n + 1);
-    expect(out).toBe("250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n250 2.1.5 Ok\r\n354 End data with <CR><LF>.<CR><LF>\r\n");
+    expect(out).toBe(
+      "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n250 2.1.5 Ok\r\n354 End data with <CR><LF>.<CR><LF>\r\n",
+    );
     const end = await h.say("Subject: x\r\n\r\nbody\r\n.\r\nQUIT\r\n");
     expect(end).toMatch(/^250 2\.0\.0 Ok: queued as [0-9A-F]+\r\n221 2\.0\.0 Bye\r\n$/);
     await h.session.closed;
@@ -129,7 +139,9 @@ describe("session", () => {
     const h = await harness("mynetworks = 198.51.100.0/24");
     await h.say("EHLO client.example.org\r\n");
     await h.say("MAIL FROM:<a@example.org> BODY=8BITMIME SMTPUTF8 RET=HDRS ENVID=id+2B1\r\n");
-    await h.say("RCPT TO:<b@example.test> NOTIFY=SUCCESS,DELAY ORCPT=rfc822;b+2Bx@example.test\r\n");
+    await h.say(
+      "RCPT TO:<b@example.test> NOTIFY=SUCCESS,DELAY ORCPT=rfc822;b+2Bx@example.test\r\n",
+    );
     await h.say("DATA\r\n");
     await h.say(".\r\n");
     const m = h.rec.messages[0];
@@ -182,27 +194,42 @@ describe("session", () => {
   test("debug_peer_list: a C:/S: transcript in the log, AUTH arguments and exchanges redacted", async () => {
     const auth = {
       mechanisms: () => ["PLAIN", "LOGIN"],
-      async authenticate(_v: unknown, mech: string, initial: string | undefined, exchange: (c: string) => Promise<string>) {
+      async authenticate(
+        _v: unknown,
+        mech: string,
+        initial: string | undefined,
+        exchange: (c: string) => Promise<string>,
+      ) {
         if (mech === "LOGIN") {
           const user = await exchange("VXNlcm5hbWU6");
           const pass = await exchange("UGFzc3dvcmQ6");
           return user === "am9l" && pass === "c2VjcmV0"
             ? { ok: true as const, user: "joe", method: "LOGIN" }
-            : { ok: false as const, reply: { code: 535, enhanced: "5.7.8", text: "Error: authentication failed" } };
+            : {
+                ok: false as const,
+                reply: { code: 535, enhanced: "5.7.8", text: "Error: authentication failed" },
+              };
         }
         return initial === "AGpvZQBzZWNyZXQ="
           ? { ok: true as const, user: "joe", method: "PLAIN" }
-          : { ok: false as const, reply: { code: 535, enhanced: "5.7.8", text: "Error: authentication failed" } };
+          : {
+              ok: false as const,
+              reply: { code: 535, enhanced: "5.7.8", text: "Error: authentication failed" },
+            };
       },
     };
     const h = await harness("debug_peer_list = 198.51.100.7", { ctx: { auth } });
     const ehlo = await h.say("EHLO client.example.org\r\n");
     expect(ehlo).toContain("250-AUTH PLAIN LOGIN\r\n");
-    expect(await h.say("AUTH PLAIN bm9wZQBub3BlAG5vcGU=\r\n")).toBe("535 5.7.8 Error: authentication failed\r\n");
+    expect(await h.say("AUTH PLAIN bm9wZQBub3BlAG5vcGU=\r\n")).toBe(
+      "535 5.7.8 Error: authentication failed\r\n",
+    );
     expect(await h.say("AUTH LOGIN\r\n")).toBe("334 VXNlcm5hbWU6\r\n");
     expect(await h.say("am9l\r\n")).toBe("334 UGFzc3dvcmQ6\r\n");
     expect(await h.say("c2VjcmV0\r\n")).toBe("235 2.7.0 Authentication successful\r\n");
-    expect(await h.say("AUTH PLAIN AGpvZQBzZWNyZXQ=\r\n")).toBe("503 5.5.1 Error: already authenticated\r\n");
+    expect(await h.say("AUTH PLAIN AGpvZQBzZWNyZXQ=\r\n")).toBe(
+      "503 5.5.1 Error: already authenticated\r\n",
+    );
     await h.say("MAIL FROM:<joe@example.org>\r\nRCPT TO:<x@elsewhere.example>\r\n");
     await h.say("QUIT\r\n");
     await h.session.closed;
@@ -211,29 +238,41 @@ describe("session", () => {
     expect(trace).toContain("debug: > client.example.org[198.51.100.7]: 250-mx.example.test");
     expect(trace).toContain("debug: < client.example.org[198.51.100.7]: AUTH PLAIN ********");
     expect(trace).toContain("debug: < client.example.org[198.51.100.7]: ********");
-    expect(trace.some((l) => l.includes("bm9wZQ") || l.includes("c2VjcmV0") || l.includes("am9l"))).toBe(false);
+    expect(
+      trace.some((l) => l.includes("bm9wZQ") || l.includes("c2VjcmV0") || l.includes("am9l")),
+    ).toBe(false);
     // An authenticated client is trusted by cleanup, and may relay (permit_sasl_authenticated).
     expect(h.rec.messages[0].input.client.saslUser).toBe("joe");
     expect(h.rec.messages[0].input.trusted).toBe(true);
     expect(h.rec.messages[0].input.protocol).toBe("ESMTPA");
-    expect(logs).toContain(`${h.rec.messages[0].queueId}: client=client.example.org[198.51.100.7], sasl_method=LOGIN, sasl_username=joe`);
+    expect(logs).toContain(
+      `${h.rec.messages[0].queueId}: client=client.example.org[198.51.100.7], sasl_method=LOGIN, sasl_username=joe`,
+    );
   });
 
   test("STARTTLS through the seam: 220, input sent before the handshake dropped, state reset", async () => {
     let upgraded = false;
+    let writesAtUpgrade: string[] = [];
     const info: TlsInfo = { protocol: "TLSv1.3", cipher: "TLS_AES_256_GCM_SHA384", bits: 256 };
     const h = await harness("", {
       ctx: { tls: { offer: () => true } },
       transport: {
         async startTls() {
           upgraded = true;
+          writesAtUpgrade = h.writes.slice(-1);
+          await Bun.sleep(5);
           return info;
         },
       },
     });
     expect(await h.say("EHLO client.example.org\r\n")).toContain("250-STARTTLS\r\n");
-    expect(await h.say("STARTTLS\r\n")).toBe("220 2.0.0 Ready to start TLS\r\n");
+    // STARTTLS command injection: plaintext pipelined after STARTTLS must never be executed.
+    expect(await h.say("STARTTLS\r\nRSET\r\nMAIL FROM:<evil@example.org>\r\n")).toBe(
+      "220 2.0.0 Ready to start TLS\r\n",
+    );
     expect(upgraded).toBe(true);
+    expect(writesAtUpgrade).toEqual(["220 2.0.0 Ready to start TLS\r\n"]);
+    for (let i = 0; i < 100 && !h.session.tls; i++) await Bun.sleep(2);
     expect(h.session.tls).toEqual(info);
     const ehlo = await h.say("EHLO client.example.org\r\n");
     expect(ehlo).not.toContain("STARTTLS");
@@ -247,7 +286,9 @@ describe("session", () => {
   test("smtpd_tls_security_level = encrypt: only pre-TLS commands before STARTTLS", async () => {
     const h = await harness("smtpd_tls_security_level = encrypt");
     await h.say("EHLO client.example.org\r\n");
-    expect(await h.say("MAIL FROM:<a@example.org>\r\n")).toBe("530 5.7.0 Must issue a STARTTLS command first\r\n");
+    expect(await h.say("MAIL FROM:<a@example.org>\r\n")).toBe(
+      "530 5.7.0 Must issue a STARTTLS command first\r\n",
+    );
     expect(await h.say("NOOP\r\n")).toBe("250 2.0.0 Ok\r\n");
   });
 
@@ -263,7 +304,9 @@ describe("session", () => {
     });
     await h.say("EHLO client.example.org\r\n");
     expect(await h.say("ETRN @example.org\r\n")).toBe("250 Queuing started\r\n");
-    expect(await h.say("ETRN closed.example\r\n")).toBe("459 <closed.example>: service unavailable\r\n");
+    expect(await h.say("ETRN closed.example\r\n")).toBe(
+      "459 <closed.example>: service unavailable\r\n",
+    );
     expect(await h.say("ETRN [192.0.2.1]\r\n")).toBe("250 Queuing started\r\n");
     await h.say("MAIL FROM:<a@example.org>\r\n");
     expect(await h.say("ETRN example.org\r\n")).toBe("503 Error: MAIL transaction in progress\r\n");
@@ -279,9 +322,46 @@ describe("session", () => {
     expect(h.session.ended).toBe(false);
     await h.say("DATA\r\n");
     const out = await h.say("x\r\n.\r\n");
-    expect(out).toMatch(/^250 2\.0\.0 Ok: queued as \w+\r\n421 4\.3\.2 mx\.example\.test Service shutting down, closing transmission channel\r\n$/);
+    expect(out).toMatch(
+      /^250 2\.0\.0 Ok: queued as \w+\r\n421 4\.3\.2 mx\.example\.test Service shutting down, closing transmission channel\r\n$/,
+    );
     await h.session.closed;
     expect(h.closed()).toBe(true);
+  });
+
+  test("access actions shape the message: PREPEND, REDIRECT, BCC, HOLD, DISCARD", async () => {
+    const h = await harness(
+      "smtpd_recipient_restrictions = check_recipient_access inline:{ " +
+        "{ tagged@example.test = PREPEND X-Tag: yes }, { moved@example.test = REDIRECT new@example.test }, " +
+        "{ copied@example.test = BCC audit@example.test }, dropped@example.test=DISCARD }",
+    );
+    const send = async (rcpt: string) => {
+      await h.say("MAIL FROM:<a@example.org>\r\n");
+      expect(await h.say(`RCPT TO:<${rcpt}>\r\n`)).toBe("250 2.1.5 Ok\r\n");
+      await h.say("DATA\r\n");
+      return h.say("Subject: x\r\n\r\nbody\r\n.\r\n");
+    };
+    await h.say("HELO client.example.org\r\n");
+    await send("tagged@example.test");
+    expect(h.rec.messages[0].input.prepend).toEqual(["X-Tag: yes"]);
+    await send("moved@example.test");
+    expect(h.rec.messages[1].recipients).toEqual([
+      { address: "new@example.test", original: "new@example.test" },
+    ]);
+    await send("copied@example.test");
+    expect(h.rec.messages[2].recipients).toEqual([
+      { address: "copied@example.test" },
+      { address: "audit@example.test", notify: ["NEVER"] },
+    ]);
+    // DISCARD: the client is told the message was queued; nothing is kept.
+    expect(await send("dropped@example.test")).toMatch(/^250 2\.0\.0 Ok: queued as \w+\r\n$/);
+    const d = h.rec.messages[3];
+    expect([d.aborted, d.ended]).toEqual([true, false]);
+    expect(logs).toContain(`${d.queueId}: discard: Recipient address triggers DISCARD action`);
+    // Actions do not leak into the next transaction.
+    await send("plain@example.test");
+    expect(h.rec.messages[4].input.prepend).toBeUndefined();
+    expect(h.rec.messages[4].recipients).toEqual([{ address: "plain@example.test" }]);
   });
 
   test("a non-ASCII HELO name is neutered for logs and headers", async () => {
@@ -298,13 +378,20 @@ describe("sendmail -bs", () => {
     const rec = recordingCleanup();
     const out: string[] = [];
     async function* input() {
-      yield Buffer.from("HELO localhost\r\nMAIL FROM:<user>\r\nRCPT TO:<friend@elsewhere.example>\r\n");
+      yield Buffer.from(
+        "HELO localhost\r\nMAIL FROM:<user>\r\nRCPT TO:<friend@elsewhere.example>\r\n",
+      );
       await Bun.sleep(5);
       yield Buffer.from("DATA\r\n");
       await Bun.sleep(5);
       yield Buffer.from("Subject: local\r\n\r\nhi\r\n.\r\nQUIT\r\n");
     }
-    await serveStdio({ cfg, ctx: { newCleanup: rec.newCleanup, anvil: new Anvil() }, input: input(), write: (t) => out.push(t) });
+    await serveStdio({
+      cfg,
+      ctx: { newCleanup: rec.newCleanup, anvil: new Anvil() },
+      input: input(),
+      write: (t) => out.push(t),
+    });
     const text = out.join("");
     expect(text).toMatch(
       /^220 mx\.example\.test ESMTP posteix\r\n250 mx\.example\.test\r\n250 2\.1\.0 Ok\r\n250 2\.1\.5 Ok\r\n354 [^\r]*\r\n250 2\.0\.0 Ok: queued as \w+\r\n221 2\.0\.0 Bye\r\n$/,

@@ -22,15 +22,25 @@ describe("reply formatting", () => {
   const cases: [Parameters<typeof formatReply>[0], string][] = [
     [{ code: 250, enhanced: "2.1.0", text: "Ok" }, "250 2.1.0 Ok\r\n"],
     [{ code: 220, text: "mx ESMTP" }, "220 mx ESMTP\r\n"],
-    [{ code: 250, text: ["mx", "PIPELINING", "SIZE 10"] }, "250-mx\r\n250-PIPELINING\r\n250 SIZE 10\r\n"],
+    [
+      { code: 250, text: ["mx", "PIPELINING", "SIZE 10"] },
+      "250-mx\r\n250-PIPELINING\r\n250 SIZE 10\r\n",
+    ],
     [{ code: 550, enhanced: "5.7.1", text: ["one", "two"] }, "550-5.7.1 one\r\n550 5.7.1 two\r\n"],
     // A line ending inside a text (from a table) can never inject a reply.
-    [{ code: 554, enhanced: "5.7.1", text: "a\r\n250 fake" }, "554-5.7.1 a\r\n554 5.7.1 250 fake\r\n"],
+    [
+      { code: 554, enhanced: "5.7.1", text: "a\r\n250 fake" },
+      "554-5.7.1 a\r\n554 5.7.1 250 fake\r\n",
+    ],
   ];
   for (const [r, want] of cases) test(JSON.stringify(r), () => expect(formatReply(r)).toBe(want));
 
   test("parseReplyText and SmtpError", () => {
-    expect(parseReplyText("554 5.7.1 <x>: denied")).toEqual({ code: 554, enhanced: "5.7.1", text: "<x>: denied" });
+    expect(parseReplyText("554 5.7.1 <x>: denied")).toEqual({
+      code: 554,
+      enhanced: "5.7.1",
+      text: "<x>: denied",
+    });
     expect(parseReplyText("450 try later")).toEqual({ code: 450, text: "try later" });
     expect(parseReplyText("hello")).toBeNull();
     const e = new SmtpError(451, "4.3.0", "Error: internal error", "db locked");
@@ -42,7 +52,9 @@ describe("reply formatting", () => {
 describe("ESMTP parameters", () => {
   const f = { dsn: true, smtputf8: true, binarymime: false };
   test("MAIL: good values", () => {
-    expect(parseMailParams("SIZE=100 BODY=8bitmime SMTPUTF8 RET=full ENVID=a+2Bb AUTH=<>", f)).toEqual({
+    expect(
+      parseMailParams("SIZE=100 BODY=8bitmime SMTPUTF8 RET=full ENVID=a+2Bb AUTH=<>", f),
+    ).toEqual({
       size: 100,
       body: "8BITMIME",
       smtputf8: true,
@@ -81,7 +93,9 @@ describe("ESMTP parameters", () => {
       orcpt: "rfc822;a+b@x",
     });
     expect(parseRcptParams("ORCPT=utf-8;j\\x{F6}rg@x", f)).toEqual({ orcpt: "utf-8;jörg@x" });
-    expect(() => parseRcptParams("NOTIFY=NEVER", { ...f, dsn: false })).toThrow("DSN support is disabled");
+    expect(() => parseRcptParams("NOTIFY=NEVER", { ...f, dsn: false })).toThrow(
+      "DSN support is disabled",
+    );
     expect(() => parseRcptParams("ORCPT=;x", f)).toThrow("Bad ORCPT parameter syntax");
   });
 });
@@ -101,7 +115,10 @@ describe("access(5) values", () => {
     ["HOLD", { kind: "hold", text: "" }],
     ["DISCARD spam", { kind: "discard", text: "spam" }],
     ["PREPEND X-Seen: yes", { kind: "prepend", header: "X-Seen: yes" }],
-    ["PREPEND not a header", { kind: "error", reason: 'PREPEND requires header: text: "PREPEND not a header"' }],
+    [
+      "PREPEND not a header",
+      { kind: "error", reason: 'PREPEND requires header: text: "PREPEND not a header"' },
+    ],
     ["WARN odd", { kind: "warn", text: "odd" }],
     ["FILTER smtp:[127.0.0.1]:10025", { kind: "filter", destination: "smtp:[127.0.0.1]:10025" }],
     ["REDIRECT abuse@example.test", { kind: "redirect", address: "abuse@example.test" }],
@@ -131,21 +148,37 @@ describe("restriction helpers", () => {
   test("templates", () => {
     const { cfg, dir } = testConfig();
     try {
-      const vars = { rbl_code: "554", rbl_class: "Client host", rbl_what: "192.0.2.1", rbl_domain: "zen.example", rbl_reason: "" };
+      const vars = {
+        rbl_code: "554",
+        rbl_class: "Client host",
+        rbl_what: "192.0.2.1",
+        rbl_domain: "zen.example",
+        rbl_reason: "",
+      };
       expect(expandTemplate(cfg.str("default_rbl_reply"), vars, cfg)).toBe(
         "554 Service unavailable; Client host [192.0.2.1] blocked using zen.example",
       );
-      expect(expandTemplate(cfg.str("default_rbl_reply"), { ...vars, rbl_reason: "see url" }, cfg)).toBe(
-        "554 Service unavailable; Client host [192.0.2.1] blocked using zen.example; see url",
-      );
-      expect(expandTemplate("$$ ${x:none} $myhostname", {}, cfg)).toBe("$ none mx.example.test");
+      expect(
+        expandTemplate(cfg.str("default_rbl_reply"), { ...vars, rbl_reason: "see url" }, cfg),
+      ).toBe("554 Service unavailable; Client host [192.0.2.1] blocked using zen.example; see url");
+      const template = "$$ $" + "{x:none} $myhostname";
+      expect(expandTemplate(template, {}, cfg)).toBe("$ none mx.example.test");
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });
   test("host name syntax (Postfix valid_hostname)", () => {
-    for (const ok of ["mx.example.com", "a", "under_score.example", "x-y.example"]) expect(validHostname(ok)).toBe(true);
-    for (const bad of ["", "-a.example", "a-.example", "a..b", "1.2.3.4", "a b", `${"x".repeat(64)}.example`])
+    for (const ok of ["mx.example.com", "a", "under_score.example", "x-y.example"])
+      expect(validHostname(ok)).toBe(true);
+    for (const bad of [
+      "",
+      "-a.example",
+      "a-.example",
+      "a..b",
+      "1.2.3.4",
+      "a b",
+      `${"x".repeat(64)}.example`,
+    ])
       expect(validHostname(bad)).toBe(false);
   });
 });
@@ -192,8 +225,14 @@ describe("client name lookup", () => {
   test("PTR confirmed by A, forged, missing, temporary failure, loopback", async () => {
     const resolver = createResolver({ servers: [dns.server], timeoutMs: 500, tries: 1 });
     const look = (a: string) => lookupPeer(a, 25, { resolver, lookup: true });
-    expect(await look("198.51.100.7")).toMatchObject({ name: "mail.good.example", nameStatus: "ok" });
-    expect(await look("::ffff:198.51.100.7")).toMatchObject({ addr: "198.51.100.7", name: "mail.good.example" });
+    expect(await look("198.51.100.7")).toMatchObject({
+      name: "mail.good.example",
+      nameStatus: "ok",
+    });
+    expect(await look("::ffff:198.51.100.7")).toMatchObject({
+      addr: "198.51.100.7",
+      name: "mail.good.example",
+    });
     expect(await look("198.51.100.8")).toMatchObject({
       name: "unknown",
       nameStatus: "forged",
@@ -203,7 +242,9 @@ describe("client name lookup", () => {
     expect(await look("198.51.100.10")).toMatchObject({ name: "unknown", nameStatus: "perm" });
     expect(await look("198.51.100.9")).toMatchObject({ name: "unknown", nameStatus: "temp" });
     expect(await look("127.0.0.1")).toMatchObject({ name: "localhost", nameStatus: "ok" });
-    expect(await lookupPeer("198.51.100.7", 25, { resolver, lookup: false })).toMatchObject({ name: "unknown" });
+    expect(await lookupPeer("198.51.100.7", 25, { resolver, lookup: false })).toMatchObject({
+      name: "unknown",
+    });
     expect(normalizeAddr("::FFFF:10.0.0.1")).toBe("10.0.0.1");
   });
 });

@@ -348,5 +348,10 @@ describe("client side", () => {
     expect(mays[0]).toEqual({ ok: true, trust: "Untrusted" });
     expect(mays[1].ok).toBe(false);
     expect(mays[1].reason).toStartWith("untrusted issuer:");
+
+    const missing = makeConfig(tempDir(), "smtp_tls_CAfile = /nonexistent/ca.pem\n");
+    expect(() => clientTlsOptions(missing, "verify", "mx.example")).toThrow(
+      "/nonexistent/ca.pem: cannot read: No such file or directory",
+    );
   });
 });
