@@ -49,6 +49,8 @@ export class Master {
   resolver!: Resolver;
   qmgr!: Qmgr;
   readonly listeners = new Map<string, Listener>();
+  /** Listeners removed by a reload whose sessions are still running. */
+  private readonly draining = new Set<SmtpdServer>();
   private agents!: (command: string) => DeliveryAgent | undefined;
   private closeAgents: () => Promise<void> = async () => {};
   private control: ControlServer | null = null;
@@ -164,7 +166,10 @@ export class Master {
     for (const [name, l] of this.listeners) {
       const w = wanted.get(name);
       if (!w || w.host !== l.service.host || w.port !== l.service.port) {
-        await l.server.stop({ graceful: true });
+        // Like Postfix's reload: no new connections, but sessions in flight run to their end.
+        const server = l.server;
+        this.draining.add(server);
+        void server.stop({ drain: true }).then(() => this.draining.delete(server));
         this.listeners.delete(name);
         log.info(`stopped service ${name}`);
       }
@@ -230,7 +235,10 @@ export class Master {
 
   private async doStop(): Promise<void> {
     log.info("terminating on signal");
-    await Promise.all([...this.listeners.values()].map((l) => l.server.stop({ graceful: true })));
+    await Promise.all([
+      ...[...this.listeners.values()].map((l) => l.server.stop({ graceful: true })),
+      ...[...this.draining].map((server) => server.stop({ graceful: true })),
+    ]);
     this.listeners.clear();
     await this.api?.stop();
     this.control?.stop();

@@ -29,10 +29,13 @@ export interface SmtpdServer {
   /** New sessions use this configuration; sessions in flight keep theirs. */
   reconfigure(cfg: Config, service?: MasterService): void;
   /**
-   * Stop accepting. Graceful: sessions in the middle of a mail transaction may finish until
-   * `timeoutMs` (default 10 s); every other session is told 421 4.3.2 and closed.
+   * Stop accepting. Drain (reload removed the service): sessions go on undisturbed until they
+   * end by themselves, as Postfix's smtpd processes finish their session after a reload; a later
+   * stop() call without drain ends the wait. Graceful: sessions in the middle of a mail
+   * transaction may finish until `timeoutMs` (default 10 s); every other session is told
+   * 421 4.3.2 and closed.
    */
-  stop(opts?: { graceful?: boolean; timeoutMs?: number }): Promise<void>;
+  stop(opts?: { graceful?: boolean; drain?: boolean; timeoutMs?: number }): Promise<void>;
 }
 
 export interface StartSmtpdOptions {
@@ -151,6 +154,8 @@ export async function startSmtpd(opts: StartSmtpdOptions): Promise<SmtpdServer> 
   const conns = new Set<Socket<Conn>>();
   let lastBusyWarning = 0;
   let stopping = false;
+  let stopped: Promise<void> | null = null;
+  let endDrain: (() => void) | null = null;
 
   const maxproc = (): number => service.maxproc;
 
@@ -277,20 +282,35 @@ export async function startSmtpd(opts: StartSmtpdOptions): Promise<SmtpdServer> 
       cfg = next;
       if (nextService) service = nextService;
     },
-    async stop(o: { graceful?: boolean; timeoutMs?: number } = {}) {
-      if (stopping) return;
-      stopping = true;
-      for (const l of listeners) l.stop(false);
+    async stop(o: { graceful?: boolean; drain?: boolean; timeoutMs?: number } = {}) {
       const sessions = (): SmtpSession[] =>
         [...conns].map((s) => s.data?.session).filter((s): s is SmtpSession => s != null);
-      if (o.graceful) {
-        for (const s of sessions()) s.shutdown({ afterTransaction: true });
-        await settle(sessions(), o.timeoutMs ?? 10_000);
+      if (stopping) {
+        // Escalation of a drain: stop waiting for the sessions to end by themselves.
+        endDrain?.();
+        return stopped ?? undefined;
       }
-      for (const s of sessions()) s.shutdown();
-      await settle(sessions(), 2_000);
-      for (const sock of conns) sock.terminate();
-      conns.clear();
+      stopping = true;
+      for (const l of listeners) l.stop(false);
+      stopped = (async () => {
+        if (o.drain) {
+          await Promise.race([
+            settle(sessions(), o.timeoutMs ?? 24 * 3600_000),
+            new Promise<void>((r) => {
+              endDrain = r;
+            }),
+          ]);
+        }
+        if (o.graceful || o.drain) {
+          for (const s of sessions()) s.shutdown({ afterTransaction: true });
+          await settle(sessions(), o.drain ? 10_000 : (o.timeoutMs ?? 10_000));
+        }
+        for (const s of sessions()) s.shutdown();
+        await settle(sessions(), 2_000);
+        for (const sock of conns) sock.terminate();
+        conns.clear();
+      })();
+      return stopped;
     },
   };
   return server;
