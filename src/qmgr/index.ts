@@ -337,9 +337,8 @@ export class Qmgr {
 
   private noteDestinationHealth(job: Job, result: DeliveryResult): void {
     const dest = job.dest;
-    const allDeferred = result.recipients.every((r) => r.status === "deferred");
-    // A failure to reach the next hop at all (no server said anything) counts toward "dead".
-    const unreachable = allDeferred && result.recipients.every((r) => r.relay === "none" || /^4\.4\.[1-3]$/.test(r.dsn));
+    const unreachable =
+      result.recipients.length > 0 && result.recipients.every((r) => r.status === "deferred" && isSiteFailure(r));
     if (!unreachable) {
       dest.failures = 0;
       dest.deadUntil = 0;
@@ -541,6 +540,18 @@ export class Qmgr {
       log.info(`${m.id}: ${notice.label}: ${out.queueId}`);
     }
   }
+}
+
+/**
+ * A result that says the next hop could not be reached or would not talk at all (as opposed
+ * to a server that answered a command with 4xx): only these count toward marking a
+ * destination dead, as Postfix's smtp(8) "throttles" a site only for such failures.
+ */
+function isSiteFailure(r: RecipientOutcome): boolean {
+  if (r.relay === "none") return true;
+  return /^(connect to |lost connection with \S+ while (receiving the initial server greeting|performing the [EL]?HLO handshake)|conversation with \S+ timed out while receiving the initial server greeting|host \S+ refused to talk to me)/.test(
+    r.diagnostic,
+  );
 }
 
 function errText(err: unknown): string {
