@@ -244,6 +244,7 @@ export const PARAMS = {
   defer_code: int("450", "Reply code for the defer restriction."),
   maps_rbl_reject_code: int("554", "Reply code for reject_rbl_client."),
   default_rbl_reply: s(
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: Postfix's ${name?text} syntax, not JS.
     "$rbl_code Service unavailable; $rbl_class [$rbl_what] blocked using $rbl_domain${rbl_reason?; $rbl_reason}",
     "Reply template for DNSBL rejects.",
   ),

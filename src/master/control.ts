@@ -14,7 +14,10 @@ import { join } from "node:path";
 
 export const CONTROL_SOCKET = "control.sock";
 
-export type ControlRequest = { kind: "wakeup" } | { kind: "flush"; site?: string } | { kind: "reload" };
+export type ControlRequest =
+  | { kind: "wakeup" }
+  | { kind: "flush"; site?: string }
+  | { kind: "reload" };
 
 export function controlSocketPath(queueDirectory: string): string {
   return join(queueDirectory, CONTROL_SOCKET);

@@ -13,7 +13,11 @@ export interface BackoffPolicy {
  * maximal. A little jitter (up to 10%) keeps a burst of messages deferred together from all
  * coming back in the same second.
  */
-export function backoffDelay(policy: BackoffPolicy, attempts: number, random = Math.random): number {
+export function backoffDelay(
+  policy: BackoffPolicy,
+  attempts: number,
+  random = Math.random,
+): number {
   const min = Math.max(0, policy.minimal);
   const max = Math.max(min, policy.maximal);
   const exp = Math.min(30, Math.max(0, attempts - 1));

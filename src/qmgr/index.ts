@@ -41,7 +41,15 @@ export interface QmgrContext {
 }
 
 export type QmgrEvent =
-  | { kind: "sent" | "deferred" | "bounced" | "expired"; queueId: string; recipient: string; dsn: string; relay: string; text: string; delay: number }
+  | {
+      kind: "sent" | "deferred" | "bounced" | "expired";
+      queueId: string;
+      recipient: string;
+      dsn: string;
+      relay: string;
+      text: string;
+      delay: number;
+    }
   | { kind: "removed"; queueId: string };
 
 interface ActiveMessage {
@@ -192,17 +200,28 @@ export class Qmgr {
   // ------------------------------------------------------------------ activation
 
   private activate(record: MessageRecord, cfg: Config): void {
-    const pending = record.recipients.filter((r) => r.status === "pending" || r.status === "deferred");
+    const pending = record.recipients.filter(
+      (r) => r.status === "pending" || r.status === "deferred",
+    );
     log.info(
       `${record.id}: from=<${externalForm(record.sender)}>, size=${record.size}, nrcpt=${record.recipients.length} (queue active)`,
     );
-    const msg: ActiveMessage = { record, activatedAt: Date.now(), jobsLeft: 0, round: new Map(), cfg };
+    const msg: ActiveMessage = {
+      record,
+      activatedAt: Date.now(),
+      jobsLeft: 0,
+      round: new Map(),
+      cfg,
+    };
     this.active.set(record.id, msg);
     if (pending.length === 0) {
       void this.finalize(msg);
       return;
     }
-    const groups = new Map<string, { transport: string; nexthop: string; rcpts: RecipientRecord[] }>();
+    const groups = new Map<
+      string,
+      { transport: string; nexthop: string; rcpts: RecipientRecord[] }
+    >();
     for (const r of pending) {
       const res = resolve(cfg, r.address);
       const limit = this.recipientLimit(cfg, res.transport);
@@ -267,7 +286,11 @@ export class Qmgr {
         // temporarily suspended").
         const job = dest.queue.shift()!;
         const f = dest.lastFailure ?? { dsn: "4.4.1", text: "destination unavailable" };
-        this.complete(job, this.uniform(job, "deferred", f.dsn, `delivery temporarily suspended: ${f.text}`, "none"), now);
+        this.complete(
+          job,
+          this.uniform(job, "deferred", f.dsn, `delivery temporarily suspended: ${f.text}`, "none"),
+          now,
+        );
         continue;
       }
       const cfg = dest.queue[0].msg.cfg;
@@ -286,7 +309,9 @@ export class Qmgr {
     const started = Date.now();
     const agent = svc ? this.ctx.agentFor(svc.command) : undefined;
     if (!svc || !agent) {
-      const what = svc ? `unknown mail transport command: ${svc.command}` : `mail transport unavailable: ${dest.transport}`;
+      const what = svc
+        ? `unknown mail transport command: ${svc.command}`
+        : `mail transport unavailable: ${dest.transport}`;
       log.warn(`${job.msg.record.id}: ${what}`);
       this.complete(job, this.uniform(job, "deferred", "4.3.0", what, "none"), started);
       return;
@@ -294,7 +319,10 @@ export class Qmgr {
     dest.active++;
     this.inFlight++;
     this.transportBusy.set(dest.transport, (this.transportBusy.get(dest.transport) ?? 0) + 1);
-    const cfg = Object.keys(svc.overrides).length > 0 ? job.msg.cfg.withOverrides(svc.overrides) : job.msg.cfg;
+    const cfg =
+      Object.keys(svc.overrides).length > 0
+        ? job.msg.cfg.withOverrides(svc.overrides)
+        : job.msg.cfg;
     const id = job.msg.record.id;
     let promise: Promise<DeliveryResult>;
     try {
@@ -338,7 +366,8 @@ export class Qmgr {
   private noteDestinationHealth(job: Job, result: DeliveryResult): void {
     const dest = job.dest;
     const unreachable =
-      result.recipients.length > 0 && result.recipients.every((r) => r.status === "deferred" && isSiteFailure(r));
+      result.recipients.length > 0 &&
+      result.recipients.every((r) => r.status === "deferred" && isSiteFailure(r));
     if (!unreachable) {
       dest.failures = 0;
       dest.deadUntil = 0;
@@ -348,15 +377,31 @@ export class Qmgr {
     const first = result.recipients[0];
     dest.lastFailure = first ? { dsn: first.dsn, text: first.diagnostic } : null;
     const cfg = job.msg.cfg;
-    const cohort = Number.parseInt(cfg.transport(dest.transport, "destination_concurrency_failed_cohort_limit"), 10) || 1;
+    const cohort =
+      Number.parseInt(
+        cfg.transport(dest.transport, "destination_concurrency_failed_cohort_limit"),
+        10,
+      ) || 1;
     if (dest.failures >= cohort && dest.active === 0) {
       dest.deadUntil = Date.now() + cfg.time("destination_dead_time") * 1000;
     }
   }
 
-  private uniform(job: Job, status: "deferred" | "bounced", dsn: string, text: string, relay: string): DeliveryResult {
+  private uniform(
+    job: Job,
+    status: "deferred" | "bounced",
+    dsn: string,
+    text: string,
+    relay: string,
+  ): DeliveryResult {
     return {
-      recipients: job.recipients.map((r) => ({ index: r.index, status, dsn, diagnostic: text, relay })),
+      recipients: job.recipients.map((r) => ({
+        index: r.index,
+        status,
+        dsn,
+        diagnostic: text,
+        relay,
+      })),
       setupTime: 0,
       transmitTime: 0,
     };
@@ -400,7 +445,15 @@ export class Qmgr {
           text: r.diagnostic,
         }),
       );
-      this.ctx.onEvent?.({ kind: r.status, queueId: id, recipient: address, dsn: r.dsn, relay: r.relay, text: r.diagnostic, delay });
+      this.ctx.onEvent?.({
+        kind: r.status,
+        queueId: id,
+        recipient: address,
+        dsn: r.dsn,
+        relay: r.relay,
+        text: r.diagnostic,
+        delay,
+      });
       if (r.status === "sent") {
         metrics.inc("delivered");
         metrics.observeLatency(delay);
@@ -428,7 +481,9 @@ export class Qmgr {
         else if (r.status === "sent" && got?.status === "sent") succeeded.push(r);
         else if (r.status === "pending" || r.status === "deferred") deferred.push(r);
       }
-      const lifetime = cfg.time(current.sender === "" ? "bounce_queue_lifetime" : "maximal_queue_lifetime");
+      const lifetime = cfg.time(
+        current.sender === "" ? "bounce_queue_lifetime" : "maximal_queue_lifetime",
+      );
       if (deferred.length > 0 && isExpired(current.arrivalTime, now, lifetime)) {
         this.ctx.queue.recordResults(
           id,
@@ -440,11 +495,21 @@ export class Qmgr {
             relay: r.relay ?? undefined,
           })),
         );
-        log.info(`${id}: from=<${externalForm(current.sender)}>, status=expired, returned to sender`);
+        log.info(
+          `${id}: from=<${externalForm(current.sender)}>, status=expired, returned to sender`,
+        );
         for (const r of deferred) {
           failed.push({ ...r, status: "expired" });
           metrics.inc("expired");
-          this.ctx.onEvent?.({ kind: "expired", queueId: id, recipient: r.address, dsn: r.dsn ?? "4.4.7", relay: r.relay ?? "none", text: r.diagnostic ?? "", delay: (now - current.arrivalTime) / 1000 });
+          this.ctx.onEvent?.({
+            kind: "expired",
+            queueId: id,
+            recipient: r.address,
+            dsn: r.dsn ?? "4.4.7",
+            relay: r.relay ?? "none",
+            text: r.diagnostic ?? "",
+            delay: (now - current.arrivalTime) / 1000,
+          });
         }
         deferred = [];
       }
@@ -460,10 +525,16 @@ export class Qmgr {
           await this.notify("delay", current, deferred);
           this.ctx.queue.markWarned(id, now);
         }
-        const next = now + backoffDelay(
-          { minimal: cfg.time("minimal_backoff_time"), maximal: cfg.time("maximal_backoff_time") },
-          current.attempts + 1,
-        ) * 1000;
+        const next =
+          now +
+          backoffDelay(
+            {
+              minimal: cfg.time("minimal_backoff_time"),
+              maximal: cfg.time("maximal_backoff_time"),
+            },
+            current.attempts + 1,
+          ) *
+            1000;
         const reason = deferred.find((r) => r.diagnostic)?.diagnostic ?? "deferred";
         this.ctx.queue.defer(id, Math.ceil(next), reason);
         this.armTimer(Math.ceil(next));
@@ -475,7 +546,11 @@ export class Qmgr {
     } catch (err) {
       log.warn(`${id}: cannot finish delivery attempt: ${errText(err)}`);
       try {
-        this.ctx.queue.defer(id, Date.now() + cfg.time("minimal_backoff_time") * 1000, "internal error");
+        this.ctx.queue.defer(
+          id,
+          Date.now() + cfg.time("minimal_backoff_time") * 1000,
+          "internal error",
+        );
       } catch {
         // The message stays active; recovery at the next start puts it back.
       }
@@ -508,7 +583,11 @@ export class Qmgr {
    * so the caller keeps the message (a crash or failure here means a duplicate notice later,
    * never a lost one).
    */
-  private async notify(kind: "failure" | "delay" | "success", m: MessageRecord, rcpts: RecipientRecord[]): Promise<void> {
+  private async notify(
+    kind: "failure" | "delay" | "success",
+    m: MessageRecord,
+    rcpts: RecipientRecord[],
+  ): Promise<void> {
     const input = {
       kind,
       message: m,

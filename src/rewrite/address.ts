@@ -79,7 +79,8 @@ export function isIPv6(s: string): boolean {
     parts = parts.slice(0, -1);
     if (dbl !== -1 && s.endsWith(`::${last}`)) parts.push("");
   }
-  if (dbl === -1) return parts.length === groups && parts.every((p) => /^[0-9a-fA-F]{1,4}$/.test(p));
+  if (dbl === -1)
+    return parts.length === groups && parts.every((p) => /^[0-9a-fA-F]{1,4}$/.test(p));
   const nonEmpty = parts.filter((p) => p !== "");
   return nonEmpty.length < groups && nonEmpty.every((p) => /^[0-9a-fA-F]{1,4}$/.test(p));
 }

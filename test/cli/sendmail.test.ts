@@ -19,7 +19,10 @@ afterAll(() => {
 function setup(): string {
   const dir = mkdtempSync(join(tmpdir(), "posteix-sendmail-"));
   dirs.push(dir);
-  writeFileSync(join(dir, "main.cf"), `queue_directory = ${dir}/data\nmyhostname = mail.example.com\nmydomain = example.com\nmyorigin = example.com\n`);
+  writeFileSync(
+    join(dir, "main.cf"),
+    `queue_directory = ${dir}/data\nmyhostname = mail.example.com\nmydomain = example.com\nmyorigin = example.com\n`,
+  );
   return dir;
 }
 
@@ -34,7 +37,10 @@ function sendmail(dir: string, args: string[], stdin: string) {
 function queued(dir: string) {
   const q = openQueue({ directory: join(dir, "data") });
   try {
-    return [...q.iterate({})].map((m) => ({ ...m, content: Buffer.concat([...q.body(m.id)]).toString("latin1") }));
+    return [...q.iterate({})].map((m) => ({
+      ...m,
+      content: Buffer.concat([...q.body(m.id)]).toString("latin1"),
+    }));
   } finally {
     q.close();
   }
@@ -48,7 +54,9 @@ describe("sendmail", () => {
       fullName: "bob",
       recipients: ["a@b.test"],
     });
-    expect(parseSendmailArgs(["-t", "-N", "success,failure", "-R", "hdrs", "-V", "env1"])).toMatchObject({
+    expect(
+      parseSendmailArgs(["-t", "-N", "success,failure", "-R", "hdrs", "-V", "env1"]),
+    ).toMatchObject({
       extract: true,
       notify: ["SUCCESS", "FAILURE"],
       ret: "HDRS",
@@ -60,7 +68,11 @@ describe("sendmail", () => {
 
   test("queues stdin with LF line endings as CRLF; a lone dot ends input unless -i", () => {
     const dir = setup();
-    const r = sendmail(dir, ["-f", "bob@example.net", "carol@example.org"], "Subject: one\n\nline\n.\nafter the dot\n");
+    const r = sendmail(
+      dir,
+      ["-f", "bob@example.net", "carol@example.org"],
+      "Subject: one\n\nline\n.\nafter the dot\n",
+    );
     expect(r.code).toBe(0);
     expect(r.err).toBe("");
     const r2 = sendmail(dir, ["-i", "dave@example.org"], "Subject: two\n\nline\n.\nkept\n");
@@ -71,24 +83,41 @@ describe("sendmail", () => {
     expect(m1.content).toMatch(/\r\n\r\nline\r\n$/);
     expect(m2.sender).toBe(`${me}@example.com`); // login name @ $myorigin
     expect(m2.content).toMatch(/\r\n\r\nline\r\n\.\r\nkept\r\n$/);
-    expect(m2.content).toMatch(/^Received: by mail\.example\.com \(posteix, from userid \d+\)\r\n\tid [0-9A-F]+\r\n\tfor <dave@example\.org>; /);
+    expect(m2.content).toMatch(
+      /^Received: by mail\.example\.com \(posteix, from userid \d+\)\r\n\tid [0-9A-F]+\r\n\tfor <dave@example\.org>; /,
+    );
     expect(m2.content).toContain(`\r\nFrom: <${me}@example.com>\r\n`);
     expect(m2.content).toMatch(/\r\nMessage-ID: <\d{14}\.[0-9A-F]+@mail\.example\.com>\r\n/);
   });
 
   test("-t takes recipients from the headers, adds command-line ones and drops Bcc; -F names the sender", () => {
     const dir = setup();
-    const r = sendmail(dir, ["-t", "-i", "-F", "Alice Example", "extra@example.org"], "To: a@example.org\nCc: b@example.org\nBcc: secret@example.org\nSubject: t\n\nbody\n");
+    const r = sendmail(
+      dir,
+      ["-t", "-i", "-F", "Alice Example", "extra@example.org"],
+      "To: a@example.org\nCc: b@example.org\nBcc: secret@example.org\nSubject: t\n\nbody\n",
+    );
     expect(r.code).toBe(0);
     const [m] = queued(dir);
-    expect(m.recipients.map((x) => x.address).sort()).toEqual(["a@example.org", "b@example.org", "extra@example.org", "secret@example.org"]);
+    expect(m.recipients.map((x) => x.address).sort()).toEqual([
+      "a@example.org",
+      "b@example.org",
+      "extra@example.org",
+      "secret@example.org",
+    ]);
     expect(m.content).not.toContain("Bcc:");
     expect(m.content).toContain(`\r\nFrom: Alice Example <${me}@example.com>\r\n`);
   });
 
   test("DSN options are kept with the message", () => {
     const dir = setup();
-    expect(sendmail(dir, ["-i", "-N", "success", "-R", "hdrs", "-V", "ENV-1", "x@example.org"], "Subject: d\n\nb\n").code).toBe(0);
+    expect(
+      sendmail(
+        dir,
+        ["-i", "-N", "success", "-R", "hdrs", "-V", "ENV-1", "x@example.org"],
+        "Subject: d\n\nb\n",
+      ).code,
+    ).toBe(0);
     const [m] = queued(dir);
     expect(m.ret).toBe("HDRS");
     expect(m.envid).toBe("ENV-1");
@@ -133,7 +162,9 @@ describe("sendmail", () => {
 
     const bp = sendmail(dir, ["-bp"], "");
     expect(bp.code).toBe(0);
-    expect(bp.out).toMatch(/^-Queue ID- +--Size-- ----Arrival Time---- -Sender\/Recipient-------\n[0-9A-F]+ /);
+    expect(bp.out).toMatch(
+      /^-Queue ID- +--Size-- ----Arrival Time---- -Sender\/Recipient-------\n[0-9A-F]+ /,
+    );
     expect(bp.out).toContain("carol@example.org");
   });
 });

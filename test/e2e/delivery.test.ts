@@ -38,7 +38,12 @@ async function posteix(mainCf: string, files: Record<string, string> = {}): Prom
 }
 
 async function send(px: TestPosteix, mail: SendMailOptions) {
-  const t = nodemailer.createTransport({ host: "127.0.0.1", port: px.port(), secure: false, ignoreTLS: true });
+  const t = nodemailer.createTransport({
+    host: "127.0.0.1",
+    port: px.port(),
+    secure: false,
+    ignoreTLS: true,
+  });
   try {
     return await t.sendMail(mail);
   } finally {
@@ -48,7 +53,12 @@ async function send(px: TestPosteix, mail: SendMailOptions) {
 
 /** Raw SMTP submission so the exact bytes are under the test's control. */
 async function sendRaw(port: number, from: string, to: string[], content: string): Promise<string> {
-  const lines = [`EHLO client.test`, `MAIL FROM:<${from}>`, ...to.map((t) => `RCPT TO:<${t}>`), "DATA"];
+  const lines = [
+    `EHLO client.test`,
+    `MAIL FROM:<${from}>`,
+    ...to.map((t) => `RCPT TO:<${t}>`),
+    "DATA",
+  ];
   const replies: string[] = [];
   let buf = "";
   const sock = await Bun.connect({
@@ -87,7 +97,9 @@ async function sendRaw(port: number, from: string, to: string[], content: string
 }
 
 async function parseDsn(raw: Uint8Array): Promise<ParsedMail> {
-  return simpleParser(Buffer.from(raw), { keepDeliveryStatus: true } as Parameters<typeof simpleParser>[1]);
+  return simpleParser(Buffer.from(raw), { keepDeliveryStatus: true } as Parameters<
+    typeof simpleParser
+  >[1]);
 }
 
 function maildirFiles(dir: string): string[] {
@@ -98,7 +110,11 @@ function maildirFiles(dir: string): string[] {
   }
 }
 
-async function waitFor<T>(what: string, fn: () => T | undefined | false, timeoutMs = 15_000): Promise<T> {
+async function waitFor<T>(
+  what: string,
+  fn: () => T | undefined | false,
+  timeoutMs = 15_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const v = fn();
@@ -116,7 +132,8 @@ describe("relay and MX delivery", () => {
     dns.set("remote.test", "MX", [{ preference: 10, exchange: "mx.remote.test" }]);
     dns.set("mx.remote.test", "A", ["127.0.0.1"]);
     const px = await posteix(`smtp_tcp_port = ${mx.port}\n`);
-    const content = "From: a@example.com\nTo: b@remote.test\nSubject: exact\nDate: Sat, 28 Nov 2026 10:00:00 +0000\nMessage-ID: <exact@example.com>\n\nline one\n.leading dot\n\n..two dots\nlast";
+    const content =
+      "From: a@example.com\nTo: b@remote.test\nSubject: exact\nDate: Sat, 28 Nov 2026 10:00:00 +0000\nMessage-ID: <exact@example.com>\n\nline one\n.leading dot\n\n..two dots\nlast";
     const reply = await sendRaw(px.port(), "a@example.com", ["b@remote.test"], content);
     expect(reply).toMatch(/^250 2\.0\.0 Ok: queued as ([0-9A-F]+)$/);
     const id = /queued as ([0-9A-F]+)/.exec(reply)![1];
@@ -126,7 +143,9 @@ describe("relay and MX delivery", () => {
     const received = got.slice(0, got.length - expected.length);
     expect(got.slice(-expected.length)).toBe(expected);
     expect(received).toMatch(
-      new RegExp(`^Received: from client\\.test \\(localhost \\[127\\.0\\.0\\.1\\]\\)\\r\\n\\tby mail\\.example\\.com \\(posteix\\) with ESMTP id ${id}\\r\\n\\tfor <b@remote\\.test>; [^\\r\\n]+\\r\\n$`),
+      new RegExp(
+        `^Received: from client\\.test \\(localhost \\[127\\.0\\.0\\.1\\]\\)\\r\\n\\tby mail\\.example\\.com \\(posteix\\) with ESMTP id ${id}\\r\\n\\tfor <b@remote\\.test>; [^\\r\\n]+\\r\\n$`,
+      ),
     );
     expect(mx.messages[0].mailFrom.address).toBe("a@example.com");
     expect(mx.messages[0].rcptTo.map((r) => r.address)).toEqual(["b@remote.test"]);
@@ -172,15 +191,34 @@ describe("relay and MX delivery", () => {
 
   test("transport_maps route a domain to SMTP at a fixed host and another to LMTP with per-recipient replies", async () => {
     const special = await peer();
-    const lmtp = await peer({ lmtp: true, endOfData: { "bad@lmtp.test": { code: 552, text: "5.2.2 mailbox full" } } });
-    const px = await posteix("transport_maps = texthash:$config_directory/transport\nbounce_notice_recipient = postmaster\n", {
-      transport: `special.test smtp:[127.0.0.1]:${special.port}\nlmtp.test lmtp:inet:127.0.0.1:${lmtp.port}\n.sub.special.test smtp:[127.0.0.1]:${special.port}\n`,
+    const lmtp = await peer({
+      lmtp: true,
+      endOfData: { "bad@lmtp.test": { code: 552, text: "5.2.2 mailbox full" } },
     });
-    await send(px, { from: "a@example.com", to: ["u@special.test", "v@x.sub.special.test"], subject: "t", text: "t" });
+    const px = await posteix(
+      "transport_maps = texthash:$config_directory/transport\nbounce_notice_recipient = postmaster\n",
+      {
+        transport: `special.test smtp:[127.0.0.1]:${special.port}\nlmtp.test lmtp:inet:127.0.0.1:${lmtp.port}\n.sub.special.test smtp:[127.0.0.1]:${special.port}\n`,
+      },
+    );
+    await send(px, {
+      from: "a@example.com",
+      to: ["u@special.test", "v@x.sub.special.test"],
+      subject: "t",
+      text: "t",
+    });
     await special.waitForMessages(1);
-    expect(special.messages[0].rcptTo.map((r) => r.address).sort()).toEqual(["u@special.test", "v@x.sub.special.test"]);
+    expect(special.messages[0].rcptTo.map((r) => r.address).sort()).toEqual([
+      "u@special.test",
+      "v@x.sub.special.test",
+    ]);
 
-    await send(px, { from: "a@example.com", to: ["good@lmtp.test", "bad@lmtp.test"], subject: "l", text: "l" });
+    await send(px, {
+      from: "a@example.com",
+      to: ["good@lmtp.test", "bad@lmtp.test"],
+      subject: "l",
+      text: "l",
+    });
     await lmtp.waitForMessages(1);
     await px.waitForLog(/to=<good@lmtp\.test>.*dsn=2\.0\.0, status=sent/);
     const bad = await px.waitForLog(/to=<bad@lmtp\.test>.*status=bounced/);
@@ -194,7 +232,9 @@ describe("relay and MX delivery", () => {
         "nobody@mixed.test": { code: 550, text: "5.1.1 no such user" },
       },
     });
-    const px = await posteix(`relayhost = [127.0.0.1]:${mx.port}\nminimal_backoff_time = 300s\nmaximal_backoff_time = 600s\n`);
+    const px = await posteix(
+      `relayhost = [127.0.0.1]:${mx.port}\nminimal_backoff_time = 300s\nmaximal_backoff_time = 600s\n`,
+    );
     const info = await send(px, {
       from: "a@example.com",
       to: ["ok@mixed.test", "later@mixed.test", "nobody@mixed.test"],
@@ -203,8 +243,12 @@ describe("relay and MX delivery", () => {
     });
     const id = /queued as ([0-9A-F]+)/.exec(info.response)![1];
     await px.waitForLog(new RegExp(`${id}: to=<ok@mixed\\.test>.*status=sent`));
-    await px.waitForLog(new RegExp(`${id}: to=<later@mixed\\.test>.*dsn=4\\.2\\.0, status=deferred`));
-    await px.waitForLog(new RegExp(`${id}: to=<nobody@mixed\\.test>.*dsn=5\\.1\\.1, status=bounced`));
+    await px.waitForLog(
+      new RegExp(`${id}: to=<later@mixed\\.test>.*dsn=4\\.2\\.0, status=deferred`),
+    );
+    await px.waitForLog(
+      new RegExp(`${id}: to=<nobody@mixed\\.test>.*dsn=5\\.1\\.1, status=bounced`),
+    );
     // One transaction carried all three recipients.
     expect(mx.connections).toBe(1);
     const rec = await waitFor("deferred state", () => {
@@ -223,7 +267,10 @@ describe("relay and MX delivery", () => {
     expect(dsn.mailFrom.address).toBe("");
     expect(dsn.rcptTo[0].address).toBe("a@example.com");
     const parsed = await parseDsn(dsn.raw);
-    expect(parsed.headers.get("content-type")).toMatchObject({ value: "multipart/report", params: { "report-type": "delivery-status" } });
+    expect(parsed.headers.get("content-type")).toMatchObject({
+      value: "multipart/report",
+      params: { "report-type": "delivery-status" },
+    });
     const status = parsed.attachments.find((a) => a.contentType === "message/delivery-status")!;
     const text = status.content.toString();
     expect(text).toContain("Final-Recipient: rfc822; nobody@mixed.test");
@@ -235,10 +282,18 @@ describe("relay and MX delivery", () => {
   test("a 4xx reply defers with backoff, and a later attempt delivers", async () => {
     let tries = 0;
     const mx = await peer({
-      rcpt: () => (++tries === 1 ? { code: 451, text: "4.7.1 greylisted, come back later" } : undefined),
+      rcpt: () =>
+        ++tries === 1 ? { code: 451, text: "4.7.1 greylisted, come back later" } : undefined,
     });
-    const px = await posteix(`relayhost = [127.0.0.1]:${mx.port}\nminimal_backoff_time = 1s\nmaximal_backoff_time = 2s\n`);
-    const info = await send(px, { from: "a@example.com", to: "grey@grey.test", subject: "g", text: "g" });
+    const px = await posteix(
+      `relayhost = [127.0.0.1]:${mx.port}\nminimal_backoff_time = 1s\nmaximal_backoff_time = 2s\n`,
+    );
+    const info = await send(px, {
+      from: "a@example.com",
+      to: "grey@grey.test",
+      subject: "g",
+      text: "g",
+    });
     const id = /queued as ([0-9A-F]+)/.exec(info.response)![1];
     await px.waitForLog(new RegExp(`${id}: to=<grey@grey\\.test>.*dsn=4\\.7\\.1, status=deferred`));
     const t0 = Date.now();
@@ -251,18 +306,30 @@ describe("relay and MX delivery", () => {
   });
 
   test("a message that outlives maximal_queue_lifetime is returned with an RFC 3464 report", async () => {
-    const mx = await peer({ rcpt: (a) => (a === "stuck@expire.test" ? { code: 450, text: "4.3.2 busy" } : undefined) });
+    const mx = await peer({
+      rcpt: (a) => (a === "stuck@expire.test" ? { code: 450, text: "4.3.2 busy" } : undefined),
+    });
     const px = await posteix(
       `relayhost = [127.0.0.1]:${mx.port}\nmaximal_queue_lifetime = 2s\nminimal_backoff_time = 1s\nmaximal_backoff_time = 1s\n`,
     );
-    const info = await send(px, { from: "sender@example.com", to: "stuck@expire.test", subject: "exp", text: "e" });
+    const info = await send(px, {
+      from: "sender@example.com",
+      to: "stuck@expire.test",
+      subject: "exp",
+      text: "e",
+    });
     const id = /queued as ([0-9A-F]+)/.exec(info.response)![1];
-    await px.waitForLog(new RegExp(`${id}: from=<sender@example\\.com>, status=expired, returned to sender`), 15_000);
+    await px.waitForLog(
+      new RegExp(`${id}: from=<sender@example\\.com>, status=expired, returned to sender`),
+      15_000,
+    );
     await mx.waitForMessages(1, 10_000);
     const dsn = mx.messages.find((m) => m.mailFrom.address === "")!;
     expect(dsn.rcptTo[0].address).toBe("sender@example.com");
     const parsed = await parseDsn(dsn.raw);
-    const status = parsed.attachments.find((a) => a.contentType === "message/delivery-status")!.content.toString();
+    const status = parsed.attachments
+      .find((a) => a.contentType === "message/delivery-status")!
+      .content.toString();
     expect(status).toContain("Final-Recipient: rfc822; stuck@expire.test");
     expect(status).toContain("Action: failed");
     expect(status).toMatch(/Status: 4\.3\.2/);
@@ -300,14 +367,21 @@ describe("local and virtual delivery", () => {
 
   test("mail for a local user lands in Maildir with Return-Path and Delivered-To", async () => {
     const px = await posteix("");
-    const reply = await sendRaw(px.port(), "a@example.com", ["root@localhost"], "Subject: local\nFrom: a@example.com\nDate: Sat, 28 Nov 2026 10:00:00 +0000\nMessage-ID: <local@example.com>\n\nhello root");
+    const reply = await sendRaw(
+      px.port(),
+      "a@example.com",
+      ["root@localhost"],
+      "Subject: local\nFrom: a@example.com\nDate: Sat, 28 Nov 2026 10:00:00 +0000\nMessage-ID: <local@example.com>\n\nhello root",
+    );
     expect(reply).toMatch(/^250 /);
     const dir = join(px.dir, "data", "mail", "root");
     const [file] = await waitFor("maildir file", () => {
       const f = maildirFiles(dir);
       return f.length > 0 ? f : undefined;
     });
-    expect(file).toMatch(/^Return-Path: <a@example\.com>\nDelivered-To: root@localhost\nReceived: from client\.test /);
+    expect(file).toMatch(
+      /^Return-Path: <a@example\.com>\nDelivered-To: root@localhost\nReceived: from client\.test /,
+    );
     expect(file.slice(file.indexOf("\nSubject: local"))).toBe(
       "\nSubject: local\nFrom: a@example.com\nDate: Sat, 28 Nov 2026 10:00:00 +0000\nMessage-ID: <local@example.com>\n\nhello root\n",
     );
@@ -328,7 +402,12 @@ describe("local and virtual delivery", () => {
         virtual: "info@alias.test staff@localhost, copy@remote.test\n",
       },
     );
-    const reply = await sendRaw(px.port(), "a@example.com", ["info@alias.test"], "Subject: alias\n\nfan out");
+    const reply = await sendRaw(
+      px.port(),
+      "a@example.com",
+      ["info@alias.test"],
+      "Subject: alias\n\nfan out",
+    );
     expect(reply).toMatch(/^250 /);
     await mx.waitForMessages(2, 10_000);
     const rcpts = mx.messages.flatMap((m) => m.rcptTo.map((r) => r.address)).sort();
@@ -342,13 +421,24 @@ describe("local and virtual delivery", () => {
   });
 
   test("unknown local and virtual-alias recipients are refused at RCPT with 550 5.1.1", async () => {
-    const px = await posteix("virtual_alias_domains = alias.test\nvirtual_alias_maps = inline:{ real@alias.test=root@localhost }\n");
-    const t = nodemailer.createTransport({ host: "127.0.0.1", port: px.port(), secure: false, ignoreTLS: true });
-    const err1 = await t.sendMail({ from: "a@example.com", to: "no-such-user-xyz@localhost", text: "x" }).catch((e) => e);
+    const px = await posteix(
+      "virtual_alias_domains = alias.test\nvirtual_alias_maps = inline:{ real@alias.test=root@localhost }\n",
+    );
+    const t = nodemailer.createTransport({
+      host: "127.0.0.1",
+      port: px.port(),
+      secure: false,
+      ignoreTLS: true,
+    });
+    const err1 = await t
+      .sendMail({ from: "a@example.com", to: "no-such-user-xyz@localhost", text: "x" })
+      .catch((e) => e);
     expect(err1.responseCode).toBe(550);
     expect(err1.response).toContain("5.1.1");
     expect(err1.response).toContain("User unknown in local recipient table");
-    const err2 = await t.sendMail({ from: "a@example.com", to: "fake@alias.test", text: "x" }).catch((e) => e);
+    const err2 = await t
+      .sendMail({ from: "a@example.com", to: "fake@alias.test", text: "x" })
+      .catch((e) => e);
     expect(err2.responseCode).toBe(550);
     expect(err2.response).toContain("User unknown in virtual alias table");
     t.close();

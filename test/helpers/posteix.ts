@@ -93,7 +93,11 @@ export async function startPosteix(opts: PosteixOptions = {}): Promise<TestPoste
           const i = waiters.indexOf(w);
           if (i !== -1) {
             waiters.splice(i, 1);
-            reject(new Error(`no log line matching ${re} within ${timeoutMs} ms; last lines:\n${logs.slice(-15).join("\n")}`));
+            reject(
+              new Error(
+                `no log line matching ${re} within ${timeoutMs} ms; last lines:\n${logs.slice(-15).join("\n")}`,
+              ),
+            );
           }
         }, timeoutMs);
       });

@@ -52,7 +52,9 @@ describe("posteix daemon commands", () => {
     const mainCf = readFileSync(join(dir, "etc", "main.cf"), "utf8");
     expect(mainCf).toContain("#");
     expect(mainCf).toContain(`queue_directory = ${join(dir, "etc", "data")}`);
-    expect(readFileSync(join(dir, "etc", "master.cf"), "utf8")).toMatch(/^127\.0\.0\.1:2525\s+inet/m);
+    expect(readFileSync(join(dir, "etc", "master.cf"), "utf8")).toMatch(
+      /^127\.0\.0\.1:2525\s+inet/m,
+    );
     expect(posteix(["init", join(dir, "etc")]).code).toBe(1); // refuses to overwrite
 
     const ok = posteix(["-c", join(dir, "etc"), "check"]);
@@ -63,15 +65,21 @@ describe("posteix daemon commands", () => {
     const bad = posteix(["-c", join(dir, "etc"), "check"]);
     expect(bad.code).toBe(1);
     const line = mainCf.split("\n").length + 1;
-    expect(bad.err).toContain(`${join(dir, "etc", "main.cf")}, line ${line}: bad time value "5x" for smtpd_timeout`);
+    expect(bad.err).toContain(
+      `${join(dir, "etc", "main.cf")}, line ${line}: bad time value "5x" for smtpd_timeout`,
+    );
   });
 
   test("start, status, reload adding and removing a listener, stop; sessions survive a reload", async () => {
     const dir = mkdtempSync(join(tmpdir(), "posteix-daemon-"));
     dirs.push(dir);
     const [p1, p2] = [await freePort(), await freePort()];
-    writeFileSync(join(dir, "main.cf"), `queue_directory = ${dir}/data\nmyhostname = mail.example.com\napi_listen =\nsmtpd_peername_lookup = no\n`);
-    const transports = "smtp unix - - n - - smtp\nlocal unix - n n - - local\nerror unix - - n - - error\n";
+    writeFileSync(
+      join(dir, "main.cf"),
+      `queue_directory = ${dir}/data\nmyhostname = mail.example.com\napi_listen =\nsmtpd_peername_lookup = no\n`,
+    );
+    const transports =
+      "smtp unix - - n - - smtp\nlocal unix - n n - - local\nerror unix - - n - - error\n";
     writeFileSync(join(dir, "master.cf"), `127.0.0.1:${p1} inet n - n - - smtpd\n${transports}`);
 
     expect(posteix(["-c", dir, "status"]).code).toBe(1);
@@ -87,9 +95,12 @@ describe("posteix daemon commands", () => {
     // A session open across the reload keeps working.
     const c = await SmtpClient.connect(p1);
     await c.reply();
-    expect((await c.cmd("EHLO a.test")).join('\n')).toMatch(/^250-/);
+    expect((await c.cmd("EHLO a.test")).join("\n")).toMatch(/^250-/);
 
-    writeFileSync(join(dir, "master.cf"), `127.0.0.1:${p2} inet n - n - - smtpd -o smtpd_banner=second\n${transports}`);
+    writeFileSync(
+      join(dir, "master.cf"),
+      `127.0.0.1:${p2} inet n - n - - smtpd -o smtpd_banner=second\n${transports}`,
+    );
     expect(posteix(["-c", dir, "reload"]).code).toBe(0);
     const deadline = Date.now() + 5000;
     let g2 = "";
@@ -102,20 +113,28 @@ describe("posteix daemon commands", () => {
     // The old listener is gone for new connections...
     await expect(greeting(p1)).rejects.toThrow();
     // ...but the session in flight finishes its transaction.
-    expect((await c.cmd("MAIL FROM:<a@example.com>")).join('\n')).toMatch(/^250 2\.1\.0/);
-    expect((await c.cmd("RCPT TO:<root@mail.example.com>")).join('\n')).toMatch(/^250 2\.1\.5/);
-    expect((await c.cmd("DATA")).join('\n')).toMatch(/^354/);
-    expect((await c.cmd("Subject: across reload\r\n\r\nhi\r\n.")).join('\n')).toMatch(/^250 2\.0\.0 Ok: queued as/);
+    expect((await c.cmd("MAIL FROM:<a@example.com>")).join("\n")).toMatch(/^250 2\.1\.0/);
+    expect((await c.cmd("RCPT TO:<root@mail.example.com>")).join("\n")).toMatch(/^250 2\.1\.5/);
+    expect((await c.cmd("DATA")).join("\n")).toMatch(/^354/);
+    expect((await c.cmd("Subject: across reload\r\n\r\nhi\r\n.")).join("\n")).toMatch(
+      /^250 2\.0\.0 Ok: queued as/,
+    );
     await c.cmd("QUIT");
     c.close();
 
     // A bad configuration is refused by reload with file and line; the daemon keeps running.
-    writeFileSync(join(dir, "main.cf"), `queue_directory = ${dir}/data\nmessage_size_limit = lots\n`);
+    writeFileSync(
+      join(dir, "main.cf"),
+      `queue_directory = ${dir}/data\nmessage_size_limit = lots\n`,
+    );
     const badReload = posteix(["-c", dir, "reload"]);
     expect(badReload.code).toBe(1);
     expect(badReload.err).toContain("main.cf, line 2:");
     expect(await greeting(p2)).toMatch(/^220 second/);
-    writeFileSync(join(dir, "main.cf"), `queue_directory = ${dir}/data\nmyhostname = mail.example.com\napi_listen =\n`);
+    writeFileSync(
+      join(dir, "main.cf"),
+      `queue_directory = ${dir}/data\nmyhostname = mail.example.com\napi_listen =\n`,
+    );
 
     const stop = posteix(["-c", dir, "stop"]);
     expect(stop.code).toBe(0);
@@ -130,9 +149,18 @@ describe("posteix daemon commands", () => {
     const dir = mkdtempSync(join(tmpdir(), "posteix-daemon-"));
     dirs.push(dir);
     const port = await freePort();
-    writeFileSync(join(dir, "main.cf"), `queue_directory = ${dir}/data\nmyhostname = mail.example.com\napi_listen =\n`);
-    writeFileSync(join(dir, "master.cf"), `127.0.0.1:${port} inet n - n - - smtpd\nlocal unix - n n - - local\nsmtp unix - - n - - smtp\n`);
-    const sm = posteix(["-c", dir, "sendmail", "-i", "-f", "alice@example.com", "root@mail.example.com"], "Subject: offline\n\nqueued while down\n");
+    writeFileSync(
+      join(dir, "main.cf"),
+      `queue_directory = ${dir}/data\nmyhostname = mail.example.com\napi_listen =\n`,
+    );
+    writeFileSync(
+      join(dir, "master.cf"),
+      `127.0.0.1:${port} inet n - n - - smtpd\nlocal unix - n n - - local\nsmtp unix - - n - - smtp\n`,
+    );
+    const sm = posteix(
+      ["-c", dir, "sendmail", "-i", "-f", "alice@example.com", "root@mail.example.com"],
+      "Subject: offline\n\nqueued while down\n",
+    );
     expect(sm.code).toBe(0);
     const mailq = posteix(["-c", dir, "mailq"]);
     expect(mailq.out).toMatch(/^-Queue ID-/);
@@ -144,7 +172,8 @@ describe("posteix daemon commands", () => {
     pids.push(Number(readFileSync(join(dir, "data", "posteix.pid"), "utf8")));
     const maildir = join(dir, "data", "mail", "root", "new");
     const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline && !(existsSync(maildir) && readdirSync(maildir).length > 0)) await Bun.sleep(50);
+    while (Date.now() < deadline && !(existsSync(maildir) && readdirSync(maildir).length > 0))
+      await Bun.sleep(50);
     expect(readdirSync(maildir).length).toBe(1);
     expect(posteix(["-c", dir, "mailq"]).out).toBe("Mail queue is empty\n");
     expect(posteix(["-c", dir, "stop"]).code).toBe(0);

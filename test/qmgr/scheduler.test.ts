@@ -31,10 +31,20 @@ async function posteix(mainCf: string, masterCf?: string): Promise<TestPosteix> 
 }
 
 /** Queue a message straight through cleanup (as sendmail would). */
-async function inject(px: TestPosteix, to: string[], subject = "t", sender = "a@example.com"): Promise<string> {
+async function inject(
+  px: TestPosteix,
+  to: string[],
+  subject = "t",
+  sender = "a@example.com",
+): Promise<string> {
   const c = openCleanup(
     { cfg: px.master.cfg, queue: px.master.queue, onQueued: () => px.master.qmgr.wake() },
-    { sender, origin: "sendmail", client: { name: "localhost", addr: "", protocol: "local" }, trusted: true },
+    {
+      sender,
+      origin: "sendmail",
+      client: { name: "localhost", addr: "", protocol: "local" },
+      trusted: true,
+    },
   );
   for (const t of to) c.addRecipient({ address: t });
   c.write(Buffer.from(`Subject: ${subject}\r\n\r\nbody\r\n`));
@@ -57,7 +67,11 @@ function io(configDir: string): CliIO & { out: string[]; err: string[] } {
   };
 }
 
-async function waitFor<T>(what: string, fn: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
+async function waitFor<T>(
+  what: string,
+  fn: () => T | undefined | false,
+  timeoutMs = 10_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const v = fn();
@@ -83,7 +97,8 @@ describe("qmgr", () => {
       maxOpen = Math.max(maxOpen, px.master.qmgr.stats.deliveriesInFlight);
     }, 1);
     const ids = [];
-    for (let i = 0; i < 6; i++) ids.push(await inject(px, ["r1@c.test", "r2@c.test", "r3@c.test", "r4@c.test", "r5@c.test"]));
+    for (let i = 0; i < 6; i++)
+      ids.push(await inject(px, ["r1@c.test", "r2@c.test", "r3@c.test", "r4@c.test", "r5@c.test"]));
     await mx.waitForMessages(12, 15_000);
     clearInterval(timer);
     // 5 recipients with a limit of 3 per transaction: 2 transactions per message.
@@ -101,7 +116,10 @@ smtp unix - - n - 1 smtp -o smtp_connection_cache_on_demand=no
 local unix - n n - - local
 error unix - - n - - error
 `;
-    const px = await posteix(`transport_maps = inline:{ a.test=smtp:[127.0.0.1]:${a.port}, b.test=smtp:[127.0.0.1]:${b.port} }\n`, master);
+    const px = await posteix(
+      `transport_maps = inline:{ a.test=smtp:[127.0.0.1]:${a.port}, b.test=smtp:[127.0.0.1]:${b.port} }\n`,
+      master,
+    );
     let peak = 0;
     const timer = setInterval(() => {
       peak = Math.max(peak, px.master.qmgr.stats.deliveriesInFlight);
@@ -124,7 +142,11 @@ error unix - - n - - error
       `relayhost = [127.0.0.1]:${port}\ndestination_dead_time = 60s\nminimal_backoff_time = 300s\nmaximal_backoff_time = 300s\n`,
     );
     const first = await inject(px, ["x@dead.test"]);
-    await px.waitForLog(new RegExp(`${first}: to=<x@dead\\.test>.*status=deferred \\(connect to 127\\.0\\.0\\.1\\[127\\.0\\.0\\.1\\]:${port}: Connection refused\\)`));
+    await px.waitForLog(
+      new RegExp(
+        `${first}: to=<x@dead\\.test>.*status=deferred \\(connect to 127\\.0\\.0\\.1\\[127\\.0\\.0\\.1\\]:${port}: Connection refused\\)`,
+      ),
+    );
     const second = await inject(px, ["y@dead.test"]);
     const line = await px.waitForLog(new RegExp(`${second}: to=<y@dead\\.test>.*status=deferred`));
     expect(line).toContain("relay=none");
@@ -135,12 +157,17 @@ error unix - - n - - error
     const cli = io(px.dir);
     expect(await postqueue(["-f"], cli)).toBe(0);
     await mx.waitForMessages(2, 5000);
-    expect(mx.messages.map((m) => m.rcptTo[0].address).sort()).toEqual(["x@dead.test", "y@dead.test"]);
+    expect(mx.messages.map((m) => m.rcptTo[0].address).sort()).toEqual([
+      "x@dead.test",
+      "y@dead.test",
+    ]);
   });
 
   test("postqueue -s SITE and postsuper -r take effect at once in the running daemon", async () => {
     let accept = false;
-    const mx = await peer({ rcpt: () => (accept ? undefined : { code: 450, text: "4.2.0 not yet" }) });
+    const mx = await peer({
+      rcpt: () => (accept ? undefined : { code: 450, text: "4.2.0 not yet" }),
+    });
     const px = await posteix(
       `relayhost = [127.0.0.1]:${mx.port}\nminimal_backoff_time = 3600s\nmaximal_backoff_time = 3600s\n`,
     );
@@ -161,7 +188,9 @@ error unix - - n - - error
   });
 
   test("delay_warning_time sends one delay notice that parses as RFC 3464", async () => {
-    const mx = await peer({ rcpt: (a) => (a === "slow@delay.test" ? { code: 450, text: "4.4.1 busy" } : undefined) });
+    const mx = await peer({
+      rcpt: (a) => (a === "slow@delay.test" ? { code: 450, text: "4.4.1 busy" } : undefined),
+    });
     const px = await posteix(
       `relayhost = [127.0.0.1]:${mx.port}\ndelay_warning_time = 1s\nminimal_backoff_time = 1s\nmaximal_backoff_time = 1s\n`,
     );
@@ -170,9 +199,13 @@ error unix - - n - - error
     await mx.waitForMessages(1, 5000);
     const notice = mx.messages.find((m) => m.mailFrom.address === "")!;
     expect(notice.rcptTo[0].address).toBe("sender@example.com");
-    const parsed = await simpleParser(Buffer.from(notice.raw), { keepDeliveryStatus: true } as Parameters<typeof simpleParser>[1]);
+    const parsed = await simpleParser(Buffer.from(notice.raw), {
+      keepDeliveryStatus: true,
+    } as Parameters<typeof simpleParser>[1]);
     expect(parsed.subject).toBe("Delayed Mail (still being retried)");
-    const ds = parsed.attachments.find((a) => a.contentType === "message/delivery-status")!.content.toString();
+    const ds = parsed.attachments
+      .find((a) => a.contentType === "message/delivery-status")!
+      .content.toString();
     expect(ds).toContain("Action: delayed");
     expect(ds).toContain("Final-Recipient: rfc822; slow@delay.test");
     // Only one warning, however many retries follow.
@@ -183,7 +216,9 @@ error unix - - n - - error
 
   test("no CPU is spent while nothing is due, even with deferred mail in the queue", async () => {
     const mx = await peer({ rcpt: () => ({ code: 450, text: "4.2.0 later" }) });
-    const px = await posteix(`relayhost = [127.0.0.1]:${mx.port}\nminimal_backoff_time = 3600s\nmaximal_backoff_time = 3600s\n`);
+    const px = await posteix(
+      `relayhost = [127.0.0.1]:${mx.port}\nminimal_backoff_time = 3600s\nmaximal_backoff_time = 3600s\n`,
+    );
     for (let i = 0; i < 50; i++) await inject(px, [`r${i}@idle.test`]);
     await waitFor("all deferred", () => px.master.queue.summary().deferred.count === 50);
     await Bun.sleep(200);

@@ -331,7 +331,10 @@ export function createSmtpAgent(ctx: DeliveryContext, mode: ClientMode = "smtp")
 
 /** $smtp_tcp_port / $lmtp_tcp_port: a number or a service name (smtp = 25, lmtp = 24). */
 function defaultPort(cfg: Config, lmtp: boolean): number {
-  const v = cfg.str(lmtp ? "lmtp_tcp_port" : "smtp_tcp_port").trim().toLowerCase();
+  const v = cfg
+    .str(lmtp ? "lmtp_tcp_port" : "smtp_tcp_port")
+    .trim()
+    .toLowerCase();
   if (v === "smtp") return 25;
   if (v === "lmtp") return 24;
   if (v === "submission") return 587;

@@ -51,7 +51,11 @@ function parseBracketed(text: string, defaultPort: number): NextHop | null {
 }
 
 /** Parses a next hop; null when it cannot be understood. */
-export function parseNexthop(text: string, lmtp: boolean, defaultPort = lmtp ? 24 : 25): NextHop | null {
+export function parseNexthop(
+  text: string,
+  lmtp: boolean,
+  defaultPort = lmtp ? 24 : 25,
+): NextHop | null {
   let s = text.trim();
   if (s === "") return null;
   if (lmtp) {

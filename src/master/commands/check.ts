@@ -21,7 +21,9 @@ export const run: CliCommand = async (argv, io) => {
   let errors = 0;
   for (const d of diags) {
     if (d.severity === "error") errors++;
-    io.stderr(`posteix: ${d.severity === "error" ? "fatal" : "warning"}: ${d.file}${d.line ? `, line ${d.line}` : ""}: ${d.message}\n`);
+    io.stderr(
+      `posteix: ${d.severity === "error" ? "fatal" : "warning"}: ${d.file}${d.line ? `, line ${d.line}` : ""}: ${d.message}\n`,
+    );
   }
   if (errors > 0) return 1;
   const cfg = loadConfig({ configDir: io.configDir });
@@ -46,14 +48,20 @@ export const run: CliCommand = async (argv, io) => {
         errors++;
         io.stderr(`posteix: fatal: queue database ${join(queueDir, "queue.db")} is damaged:\n`);
         for (const line of result.slice(0, 20)) io.stderr(`  ${line}\n`);
-        io.stderr(`  repair: stop posteix, then: sqlite3 ${join(queueDir, "queue.db")} ".recover" | sqlite3 recovered.db\n`);
+        io.stderr(
+          `  repair: stop posteix, then: sqlite3 ${join(queueDir, "queue.db")} ".recover" | sqlite3 recovered.db\n`,
+        );
       }
     } catch (err) {
       errors++;
-      io.stderr(`posteix: fatal: cannot open queue database in ${queueDir}: ${err instanceof Error ? err.message : String(err)}\n`);
+      io.stderr(
+        `posteix: fatal: cannot open queue database in ${queueDir}: ${err instanceof Error ? err.message : String(err)}\n`,
+      );
     }
   }
   if (errors > 0) return 1;
-  io.stdout(`posteix: configuration ${cfg.configDir ?? "(built-in defaults)"} and queue ${queueDir} are OK\n`);
+  io.stdout(
+    `posteix: configuration ${cfg.configDir ?? "(built-in defaults)"} and queue ${queueDir} are OK\n`,
+  );
   return 0;
 };

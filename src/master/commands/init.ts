@@ -18,7 +18,9 @@ export const run: CliCommand = async (argv, io) => {
   const mainCf = join(dir, "main.cf");
   const masterCf = join(dir, "master.cf");
   if (!force && (existsSync(mainCf) || existsSync(masterCf))) {
-    io.stderr(`posteix: fatal: ${existsSync(mainCf) ? mainCf : masterCf} exists; use --force to overwrite\n`);
+    io.stderr(
+      `posteix: fatal: ${existsSync(mainCf) ? mainCf : masterCf} exists; use --force to overwrite\n`,
+    );
     return 1;
   }
   mkdirSync(dir, { recursive: true });

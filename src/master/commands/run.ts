@@ -16,7 +16,10 @@ export const run: CliCommand = async (argv, io) => {
     await master.start();
   } catch (err) {
     if (err instanceof ConfigError) {
-      for (const d of err.diagnostics) io.stderr(`posteix: ${d.severity === "error" ? "fatal" : "warning"}: ${d.file}, line ${d.line}: ${d.message}\n`);
+      for (const d of err.diagnostics)
+        io.stderr(
+          `posteix: ${d.severity === "error" ? "fatal" : "warning"}: ${d.file}, line ${d.line}: ${d.message}\n`,
+        );
     } else io.stderr(`posteix: fatal: ${err instanceof Error ? err.message : String(err)}\n`);
     return 1;
   }

@@ -2,10 +2,9 @@
  * `posteix start`: run the daemon in the background (pid file in $pid_file) and return once it
  * listens. Its log goes to $maillog_file, or to $data_directory/posteix.log when that is empty.
  */
-import { closeSync, mkdirSync, openSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { join } from "node:path";
 import type { CliCommand } from "../../cli/types.ts";
-import { existsSync } from "node:fs";
 import { controlSocketPath } from "../control.ts";
 import { isRunning, readPid, runningPid } from "../pid.ts";
 
@@ -27,7 +26,9 @@ export const run: CliCommand = async (_argv, io) => {
   const logPath = cfg.str("maillog_file") ? "/dev/null" : join(dataDir, "posteix.log");
   const out = openSync(logPath, "a");
   // In the compiled binary process.argv[1] is the embedded script; execPath alone re-runs us.
-  const self = process.argv[1]?.startsWith("/$bunfs") ? [process.execPath] : [process.execPath, process.argv[1]];
+  const self = process.argv[1]?.startsWith("/$bunfs")
+    ? [process.execPath]
+    : [process.execPath, process.argv[1]];
   const args = [...self, ...(io.configDir ? ["-c", io.configDir] : []), "run", "--quiet"];
   const child = Bun.spawn(args, { stdio: ["ignore", out, out], env: process.env, detached: true });
   child.unref();
@@ -43,6 +44,8 @@ export const run: CliCommand = async (_argv, io) => {
     if (child.exitCode !== null || !isRunning(child.pid)) break;
     await Bun.sleep(50);
   }
-  io.stderr(`posteix: fatal: the daemon did not start; see ${logPath === "/dev/null" ? cfg.str("maillog_file") : logPath}\n`);
+  io.stderr(
+    `posteix: fatal: the daemon did not start; see ${logPath === "/dev/null" ? cfg.str("maillog_file") : logPath}\n`,
+  );
   return 1;
 };
