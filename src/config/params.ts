@@ -88,6 +88,10 @@ export const PARAMS = {
     "DNS servers to query (host or host:port); empty: the nameservers in /etc/resolv.conf.",
   ),
   dns_timeout: time("2s", "Timeout of one DNS query attempt."),
+  queue_database_size_limit: size(
+    "0",
+    "Largest the queue database may grow, in bytes (0: the disk's size); past it new mail gets 452 4.3.1.",
+  ),
   queue_body_chunk_size: size(
     "262144",
     "Bytes of message body buffered per session before a chunk is written to the queue.",

@@ -8,11 +8,21 @@
  * connections, sessions and deliveries in flight get time to finish, nothing acknowledged is
  * lost (the queue is durable; what was active is requeued at the next start).
  *
+ * TLS: one TlsManager for the process (src/tls): the configured certificate or a self-signed one
+ * generated for $myhostname on first start, served by every smtpd service (each service's -o
+ * overrides decide smtpd_tls_security_level and smtpd_tls_wrappermode) and by the API with
+ * $api_tls; a reload reads the files again, so new connections get a renewed certificate.
+ * AUTH: one user table and one per-client lockout shared by the services with
+ * smtpd_sasl_auth_enable (src/auth).
+ *
  * Parameters: queue_directory, data_directory, pid_file, maillog_file, log_format,
- * syslog_name, dns_servers, dns_timeout, and master.cf.
+ * syslog_name, dns_servers, dns_timeout, smtpd_tls_* (src/tls), smtpd_auth_failure_limit,
+ * smtpd_auth_lockout_time, and master.cf.
  */
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
+import { AuthLockout } from "../auth/lockout.ts";
+import { createSmtpdAuth } from "../auth/smtpd-auth.ts";
 import { openCleanup } from "../cleanup/index.ts";
 import type { CleanupInput } from "../cleanup/types.ts";
 import { loadConfig } from "../config/index.ts";
@@ -24,7 +34,9 @@ import { configureLog, flushLog, logger } from "../log/index.ts";
 import { Qmgr } from "../qmgr/index.ts";
 import { openQueue, type QueueStore } from "../queue/index.ts";
 import { Anvil } from "../smtpd/anvil.ts";
-import { type SmtpdServer, startSmtpd } from "../smtpd/index.ts";
+import { type SmtpdServer, type SmtpdTls, startSmtpd } from "../smtpd/index.ts";
+import { TlsManager } from "../tls/manager.ts";
+import { certificateChainPem } from "../tls/server-cert.ts";
 import type { ApiServer } from "../api/index.ts";
 import { type ControlServer, listenControl } from "./control.ts";
 import { registerQueueTables } from "./tables.ts";
@@ -58,6 +70,9 @@ export class Master {
   /** Wakes API event streams and webhooks; set once the API module is loaded. */
   private notifyEvents: () => void = () => {};
   private anvil!: Anvil;
+  /** The smtpd certificate; null only before start(). */
+  tls: TlsManager | null = null;
+  private lockout!: AuthLockout;
   private stopped: Promise<void> | null = null;
   private stopResolve!: () => void;
   readonly done: Promise<void>;
@@ -77,7 +92,12 @@ export class Master {
     const queueDir = this.cfg.path("queue_directory");
     mkdirSync(queueDir, { recursive: true, mode: 0o750 });
     mkdirSync(this.cfg.path("data_directory"), { recursive: true, mode: 0o750 });
-    this.queue = openQueue({ directory: queueDir, chunkSize: this.cfg.size("queue_body_chunk_size") });
+    const sizeLimit = this.cfg.size("queue_database_size_limit");
+    this.queue = openQueue({
+      directory: queueDir,
+      chunkSize: this.cfg.size("queue_body_chunk_size"),
+      maxBytes: sizeLimit > 0 ? sizeLimit : undefined,
+    });
     registerQueueTables(this.queue, queueDir);
 
     this.resolver = this.makeResolver(this.cfg);
@@ -95,6 +115,9 @@ export class Master {
     });
     this.qmgr.start();
 
+    // A broken certificate is a configuration error like any other: named, and fatal at start.
+    this.tls = await TlsManager.create(this.cfg);
+    this.lockout = AuthLockout.fromConfig(this.cfg);
     this.anvil = new Anvil();
     await this.syncListeners(this.cfg);
 
@@ -139,7 +162,10 @@ export class Master {
       reload: () => this.reload(),
       stopping: () => this.stopped !== null,
       stats: () => ({ ...this.qmgr.stats }),
-      tls: () => null,
+      tls: () => {
+        const t = this.tls?.current;
+        return t ? { cert: certificateChainPem(t), key: t.key } : null;
+      },
     });
     log.info(`REST API on ${this.api.url} (tokens in ${this.api.tokenFile})`);
   }
@@ -189,6 +215,7 @@ export class Master {
           newCleanup: (input) => openCleanup(this.cleanupContext(svcCfg), input),
           resolver: this.resolver,
           anvil: this.anvil,
+          ...this.securityContext(svcCfg),
           // ETRN (RFC 1985): deliver deferred mail for that site now.
           flush: (domain) => {
             this.qmgr.flush(domain);
@@ -199,6 +226,36 @@ export class Master {
       this.listeners.set(name, { service, server });
       log.info(`listening for ${name} on ${service.host || "*"}:${server.port}`);
     }
+  }
+
+  /**
+   * STARTTLS/SMTPS and AUTH for an smtpd service. The certificate is read per connection from
+   * the TlsManager; whether a session offers STARTTLS or AUTH is its own configuration's
+   * (smtpd_tls_security_level, smtpd_sasl_auth_enable, smtpd_tls_auth_only).
+   */
+  private securityContext(svcCfg: Config) {
+    const tls: SmtpdTls = {
+      offer: () => this.tls !== null,
+      serverOptions: () => this.tls?.options ?? {},
+    };
+    const users = this.queue.users;
+    return {
+      tls,
+      auth: createSmtpdAuth({
+        users,
+        lockout: this.lockout,
+        // The session applies $smtpd_tls_auth_only of its own service (smtpd/commands.ts).
+        tlsAuthOnly: false,
+        hostname: svcCfg.str("myhostname"),
+      }),
+      isLogin: (name: string) => {
+        try {
+          return users.get(name) !== null;
+        } catch {
+          return false; // a name the table cannot hold is nobody's login
+        }
+      },
+    };
   }
 
   /** Re-read the configuration; on errors keep running on the old one and say why. */
@@ -213,6 +270,12 @@ export class Master {
     this.cfg = next;
     this.applyLogConfig(next);
     this.resolver = this.makeResolver(next);
+    try {
+      // certbot renewals: new connections get the new certificate, sessions keep theirs.
+      if (await this.tls?.reload(next)) log.info("TLS certificate or protocols changed: new connections use them");
+    } catch (err) {
+      log.error(`TLS: keeping the running certificate: ${err instanceof Error ? err.message : String(err)}`);
+    }
     await this.syncListeners(next);
     if (this.api) await this.api.reconfigure();
     else await this.startApi();
@@ -262,6 +325,11 @@ export class Master {
     ];
     for (const [name, l] of this.listeners) lines.push(`  smtpd:         ${name} -> ${l.service.host || "*"}:${l.server.port}`);
     lines.push(`  local mail:    ${this.cfg.str("mydestination")} -> ${this.cfg.str("mail_spool_directory") || "home_mailbox"}`);
+    const t = this.tls?.current;
+    if (t) {
+      const what = t.source === "generated" ? "self-signed (generated)" : "configured";
+      lines.push(`  TLS:           ${what} certificate ${t.subject}, valid until ${t.notAfter.toISOString().slice(0, 10)} (${t.files[0]})`);
+    }
     if (this.api) lines.push(`  REST API:      ${this.api.url} (bearer tokens in ${this.api.tokenFile})`);
     lines.push(`  log:           ${this.cfg.str("maillog_file") || "standard error"}`);
     process.stdout.write(`${lines.join("\n")}\n`);
