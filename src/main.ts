@@ -56,6 +56,7 @@ commands:
   reload               re-read the configuration without dropping sessions (SIGHUP)
   status               tell whether posteix is running
   check                validate configuration and queue database
+  check --dns [DOMAIN...]   DNS records for deliverability (MX, PTR, SPF, DKIM, DMARC, ...)
   init [DIR]           write commented main.cf and master.cf
   postconf ...         show or edit main.cf (Postfix postconf)
   mailq | postqueue | postsuper | postcat   queue tools with Postfix's flags

@@ -7,9 +7,12 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Server } from "bun";
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { isUiPath, uiResponse } from "../ui/index.ts";
 import { bearerToken, TokenStore } from "./auth.ts";
 import { ApiError, errorResponse, fromZod, notFound, tooLarge, unavailable } from "./errors.ts";
 import { Idempotency } from "./inject.ts";
+import { registerConfigRoutes } from "./routes/config.ts";
+import { registerDnsCheckRoutes } from "./routes/dns-check.ts";
 import { registerEventRoutes } from "./routes/events.ts";
 import { registerMessageRoutes } from "./routes/messages.ts";
 import { registerQueueRoutes } from "./routes/queue.ts";
@@ -80,7 +83,9 @@ export function createApp(
     const path = c.req.path;
     const open =
       (path === "/api/v1/health" && c.req.method === "GET") ||
-      (path === "/metrics" && cfg.bool("metrics_public"));
+      (path === "/metrics" && cfg.bool("metrics_public")) ||
+      // The dashboard's assets hold nothing secret; the page then calls the API with a token.
+      ((path === "/" || isUiPath(path)) && (c.req.method === "GET" || c.req.method === "HEAD"));
     if (!open) {
       const token = bearerToken(c.req.header("authorization"));
       if (token === null || !state.tokens.verify(token)) {
@@ -121,6 +126,17 @@ export function createApp(
   registerQueueRoutes(app, state);
   registerMessageRoutes(app, state);
   registerEventRoutes(app, state);
+  registerConfigRoutes(app, state);
+  registerDnsCheckRoutes(app, state);
+
+  // The dashboard (src/ui), outside the OpenAPI document: it is a client, not part of the API.
+  app.get("/", (c) => c.redirect("/ui/", 302));
+  app.get("/ui", (c) => uiResponse(c.req.raw)!);
+  app.get("/ui/*", (c) => {
+    const res = uiResponse(c.req.raw);
+    if (!res) throw notFound(`no such file: ${c.req.path}`);
+    return res;
+  });
 
   let doc: unknown = null;
   app.get("/api/v1/openapi.json", (c) => {

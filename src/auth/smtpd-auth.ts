@@ -9,6 +9,7 @@
  * (the first is what fail2ban's postfix-sasl filter matches). Passwords never reach the log.
  */
 import { type Logger, logger } from "../log/index.ts";
+import { metrics } from "../log/metrics.ts";
 import type { Reply } from "../smtpd/reply.ts";
 import type { AuthResult, SessionView, SmtpdAuth } from "../smtpd/types.ts";
 import { type AuthLockout, lockoutReply } from "./lockout.ts";
@@ -40,6 +41,7 @@ export function createSmtpdAuth(opts: SmtpdAuthOptions): SmtpdAuth {
 
   const failed = (view: SessionView, mech: string, reason: string, counts: boolean): Reply => {
     log.warn(`${namaddr(view)}: SASL ${mech} authentication failed: ${reason}`);
+    metrics.inc("auth_failures");
     if (counts && opts.lockout) {
       const { locked, failures } = opts.lockout.recordFailure(view.client.addr);
       if (locked) {

@@ -16,7 +16,11 @@ export interface HeaderCheckResult {
   /** The first final verdict (REJECT/DEFER win over HOLD/DISCARD, as they end the message). */
   verdict?: HeaderVerdict;
   /** Log lines ("warning: header ...", "info: header ...") for the caller to write. */
-  notes: { action: "warning" | "info" | "hold" | "discard" | "redirect" | "bcc"; header: string; text: string }[];
+  notes: {
+    action: "warning" | "info" | "hold" | "discard" | "redirect" | "bcc";
+    header: string;
+    text: string;
+  }[];
   redirect?: string;
   bcc: string[];
 }

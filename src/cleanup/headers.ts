@@ -28,7 +28,12 @@ export function headerNameLength(line: string): number {
 }
 
 export type SplitEvent =
-  | { kind: "headers"; headers: Header[]; /** a body line came without a blank line first */ missingSeparator: boolean; truncated: boolean }
+  | {
+      kind: "headers";
+      headers: Header[] /** a body line came without a blank line first */;
+      missingSeparator: boolean;
+      truncated: boolean;
+    }
   | { kind: "body"; bytes: Uint8Array };
 
 /**
@@ -60,7 +65,9 @@ export class HeaderSplitter {
       return;
     }
     // Work line by line on a latin1 view; only the header part is ever converted.
-    let text = this.pending + Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1");
+    let text =
+      this.pending +
+      Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1");
     this.pending = "";
     let pos = 0;
     while (!this.done) {

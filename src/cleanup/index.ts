@@ -9,13 +9,25 @@
  *     ($mynetworks, SASL, local submission) or $always_add_missing_headers;
  *   - extracts recipients from To/Cc/Bcc and drops Bcc for `sendmail -t`;
  *   - enforces $message_size_limit and $hopcount_limit;
+ *   - for SMTP mail from outside $mynetworks without a login: SPF, DKIM, DMARC and ARC
+ *     (RFC 7208, 6376, 7489, 8617) while the message streams in, forged Authentication-Results
+ *     claiming our authserv-id removed, one Authentication-Results field (RFC 8601) and
+ *     Received-SPF prepended, DMARC p=reject / SPF fail refused and p=quarantine held as
+ *     $smtpd_dmarc_enforce and $smtpd_spf_reject_fail say (sender-auth.ts);
+ *   - DKIM-signs mail of trusted senders whose From domain has a key (RFC 6376, RFC 8463);
  *   - commits envelope, recipients and content in one durable transaction: only then is the
- *     client told 250 (DESIGN.md fixed point).
+ *     client told 250 (DESIGN.md fixed point). Fields known only at the end (signatures,
+ *     authentication results) are stored as the message's prefix in that same commit.
  *
  * Parameters: myhostname, mail_name, message_size_limit, header_size_limit, hopcount_limit,
  * header_checks, always_add_missing_headers, smtpd_tls_received_header,
- * smtpd_sasl_authenticated_header, myorigin, canonical/virtual maps (recipients.ts).
+ * smtpd_sasl_authenticated_header, myorigin, canonical/virtual maps (recipients.ts),
+ * smtpd_sender_authentication, smtpd_authentication_authserv_id, smtpd_dmarc_enforce,
+ * smtpd_spf_reject_fail, dkim_signing, dkim_key_directory.
  */
+import { claimsAuthservId } from "../auth/auth-results.ts";
+import { keysForDomain } from "../auth/dkim-keys.ts";
+import type { Config } from "../config/types.ts";
 import { logger } from "../log/index.ts";
 import { metrics } from "../log/metrics.ts";
 import { QueueError } from "../queue/errors.ts";
@@ -24,15 +36,23 @@ import type { NewRecipient } from "../queue/types.ts";
 import { externalForm, parseMailbox } from "../rewrite/address.ts";
 import { canonicalize } from "../rewrite/index.ts";
 import { applyHeaderChecks } from "./header-checks.ts";
-import { type Header, HeaderSplitter, findHeader, headerValue, serializeHeaders } from "./headers.ts";
+import {
+  findHeader,
+  type Header,
+  HeaderSplitter,
+  headerValue,
+  serializeHeaders,
+} from "./headers.ts";
 import { messageId, nowDate, receivedHeader } from "./received.ts";
 import { AliasExpansionError, expandRecipient, rewriteSender } from "./recipients.ts";
-import type {
-  CleanupContext,
-  CleanupInput,
-  CleanupOutcome,
-  CleanupSession,
-} from "./types.ts";
+import {
+  type InboundCheck,
+  type Signing,
+  startInboundCheck,
+  startSigning,
+  verdictSummary,
+} from "./sender-auth.ts";
+import type { CleanupContext, CleanupInput, CleanupOutcome, CleanupSession } from "./types.ts";
 
 export type { CleanupContext, CleanupInput, CleanupOutcome, CleanupSession } from "./types.ts";
 
@@ -70,6 +90,10 @@ class Cleanup implements CleanupSession {
   private hops = 0;
   private finished = false;
   private readonly sizeLimit: number;
+  /** Sender authentication of this message, when it is checked. */
+  private check: InboundCheck | null = null;
+  /** DKIM signing, when the sender is trusted and its From domain has keys. */
+  private signing: Signing | null = null;
 
   constructor(
     private readonly ctx: CleanupContext,
@@ -77,15 +101,29 @@ class Cleanup implements CleanupSession {
     private readonly options: CleanupOptions,
   ) {
     this.draft = ctx.queue.createDraft();
-    this.sender = input.sender === "" ? "" : rewriteSender(ctx.cfg, canonicalize(ctx.cfg, input.sender));
+    this.sender =
+      input.sender === "" ? "" : rewriteSender(ctx.cfg, canonicalize(ctx.cfg, input.sender));
     this.holdReason = input.hold;
     this.discardReason = input.discard;
     this.sizeLimit = ctx.cfg.size("message_size_limit");
     const fieldLimit = ctx.cfg.size("header_size_limit");
+    const cfg = ctx.cfg;
+    if (
+      input.origin === "smtpd" &&
+      !input.trusted &&
+      ctx.dns !== undefined &&
+      cfg.bool("smtpd_sender_authentication")
+    ) {
+      this.check = startInboundCheck(cfg, ctx.dns, {
+        ip: input.client.addr,
+        helo: input.client.helo ?? null,
+        sender: input.sender,
+      });
+    }
     this.splitter = new HeaderSplitter(
       (ev) => {
         if (ev.kind === "headers") this.onHeaders(ev.headers);
-        else this.draft.write(ev.bytes);
+        else this.store(ev.bytes);
       },
       // The whole header section is bounded too: 10 fields at the limit (1 MB by default).
       fieldLimit * 10,
@@ -109,7 +147,12 @@ class Cleanup implements CleanupSession {
     } catch (err) {
       if (!(err instanceof AliasExpansionError)) throw err;
       log.warn(`${this.queueId}: ${err.message}`);
-      this.verdict ??= { kind: "rejected", code: 451, enhanced: "4.3.0", text: "Error: virtual alias expansion failed" };
+      this.verdict ??= {
+        kind: "rejected",
+        code: 451,
+        enhanced: "4.3.0",
+        text: "Error: virtual alias expansion failed",
+      };
       return;
     }
     for (const e of expanded) {
@@ -128,16 +171,33 @@ class Cleanup implements CleanupSession {
     if (this.received > this.sizeLimit && this.sizeLimit > 0) {
       // Keep reading (smtpd must still find the end of data) but store nothing more.
       this.oversize = true;
+      this.stopTaps();
       return;
     }
+    this.check?.write(bytes);
     this.splitter.write(bytes);
+  }
+
+  /** Bytes of the message as stored: into the draft, and through the DKIM signer. */
+  private store(bytes: Uint8Array): void {
+    this.draft.write(bytes);
+    this.signing?.write(bytes);
+  }
+
+  private stopTaps(): void {
+    this.check?.abort();
+    this.check = null;
+    this.signing?.abort();
+    this.signing = null;
   }
 
   private onHeaders(headers: Header[]): void {
     const cfg = this.ctx.cfg;
     const checked = applyHeaderChecks(cfg.tables("header_checks"), headers);
     for (const n of checked.notes) {
-      log.info(`${this.queueId}: ${n.action}: header ${n.header} ${this.clientTrail()}${n.text ? `: ${n.text}` : ""}`);
+      log.info(
+        `${this.queueId}: ${n.action}: header ${n.header} ${this.clientTrail()}${n.text ? `: ${n.text}` : ""}`,
+      );
     }
     if (checked.verdict?.kind === "reject") {
       const v = checked.verdict;
@@ -145,7 +205,8 @@ class Cleanup implements CleanupSession {
         `${this.queueId}: reject: header ${v.header} ${this.clientTrail()}: ${v.enhanced} ${v.text}`,
       );
       this.verdict ??= { kind: "rejected", code: v.code, enhanced: v.enhanced, text: v.text };
-    } else if (checked.verdict?.kind === "hold") this.holdReason ??= checked.verdict.text || "header_checks HOLD";
+    } else if (checked.verdict?.kind === "hold")
+      this.holdReason ??= checked.verdict.text || "header_checks HOLD";
     else if (checked.verdict?.kind === "discard")
       this.discardReason ??= checked.verdict.text || "header_checks DISCARD";
     if (checked.redirect) {
@@ -158,6 +219,13 @@ class Cleanup implements CleanupSession {
 
     let out = checked.headers;
     this.hops = out.filter((h) => h.name.toLowerCase() === "received").length;
+    if (this.check) {
+      // RFC 8601 section 5: results claiming to be ours can only be forged here.
+      const id = authservId(cfg);
+      out = out.filter(
+        (h) => h.name.toLowerCase() !== "authentication-results" || !claimsAuthservId(h.raw, id),
+      );
+    }
 
     if (this.options.extractRecipients) {
       for (const name of ["to", "cc", "bcc", "resent-to", "resent-cc", "resent-bcc"]) {
@@ -193,7 +261,8 @@ class Cleanup implements CleanupSession {
         hostname,
         mailName: cfg.str("mail_name"),
         queueId: this.queueId,
-        forRecipient: this.recipients.length === 1 ? externalForm(this.recipients[0].address) : undefined,
+        forRecipient:
+          this.recipients.length === 1 ? externalForm(this.recipients[0].address) : undefined,
         tlsHeader: cfg.bool("smtpd_tls_received_header"),
         saslHeader: cfg.bool("smtpd_sasl_authenticated_header"),
         date: nowDate(),
@@ -204,11 +273,30 @@ class Cleanup implements CleanupSession {
       raw,
     }));
     const final = [...prepend, received, ...out, ...added];
-    this.draft.write(serializeHeaders(final));
+    this.signing = this.signingFor(final);
+    this.store(serializeHeaders(final));
     // The empty line ending the header section. When the client's first body line came
     // without one (missingSeparator), this supplies it (RFC 5322 2.1), as Postfix's cleanup
     // does, so the body is not mistaken for headers downstream.
-    this.draft.write(CRLF);
+    this.store(CRLF);
+  }
+
+  /**
+   * DKIM signing for mail of trusted senders (in $mynetworks, logged in, or local and API
+   * submissions and our own bounces) whose From domain has keys; the signature covers the
+   * message as stored, our Received field included.
+   */
+  private signingFor(headers: Header[]): Signing | null {
+    const cfg = this.ctx.cfg;
+    if (this.check || !cfg.bool("dkim_signing")) return null;
+    if (this.input.origin === "smtpd" && !this.input.trusted) return null;
+    const from = findHeader(headers, "from");
+    if (!from) return null;
+    const [address] = headerAddresses(headerValue(from));
+    const at = address?.lastIndexOf("@") ?? -1;
+    if (at < 0) return null;
+    const keys = keysForDomain(cfg.path("dkim_key_directory"), address.slice(at + 1));
+    return startSigning(keys);
   }
 
   private clientTrail(): string {
@@ -221,11 +309,24 @@ class Cleanup implements CleanupSession {
     if (this.finished) throw new Error("cleanup: end() called twice");
     this.splitter.end();
     this.finished = true;
+    try {
+      return await this.finish();
+    } finally {
+      this.stopTaps();
+    }
+  }
+
+  private async finish(): Promise<CleanupOutcome> {
     const cfg = this.ctx.cfg;
     if (this.oversize) {
       this.draft.abort();
       log.info(`${this.queueId}: reject: size ${this.received} exceeds limit ${this.sizeLimit}`);
-      return { kind: "rejected", code: 552, enhanced: "5.3.4", text: "Error: message file too big" };
+      return {
+        kind: "rejected",
+        code: 552,
+        enhanced: "5.3.4",
+        text: "Error: message file too big",
+      };
     }
     if (this.verdict) {
       this.draft.abort();
@@ -238,36 +339,78 @@ class Cleanup implements CleanupSession {
     }
     if (this.recipients.length === 0) {
       this.draft.abort();
-      return { kind: "rejected", code: 554, enhanced: "5.5.1", text: "Error: no recipients specified" };
+      return {
+        kind: "rejected",
+        code: 554,
+        enhanced: "5.5.1",
+        text: "Error: no recipients specified",
+      };
     }
     if (this.msgId) log.info(`${this.queueId}: message-id=${this.msgId}`);
     if (this.discardReason !== undefined) {
       this.draft.abort();
       return { kind: "discarded", queueId: this.queueId, reason: this.discardReason };
     }
+    let prefix = "";
+    if (this.check) {
+      const check = this.check;
+      this.check = null;
+      const verdict = await this.authVerdict(check);
+      if (verdict !== null && "kind" in verdict) return verdict;
+      if (verdict !== null) prefix += verdict.prefix;
+    }
+    if (this.signing) {
+      const signing = this.signing;
+      this.signing = null;
+      try {
+        const signed = await signing.end();
+        for (const e of signed.errors)
+          log.warn(`${this.queueId}: DKIM signing for ${signing.domain}: ${e}`);
+        prefix = signed.headers + prefix;
+      } catch (err) {
+        // Unsigned mail still goes out; a receiver then treats it as it would any unsigned mail.
+        log.warn(`${this.queueId}: DKIM signing for ${signing.domain} failed: ${errText(err)}`);
+      }
+    }
     // smtpd may learn of a HOLD action after opening (a later RCPT, DATA, end of data).
     this.holdReason ??= this.input.hold;
     const held = this.holdReason !== undefined;
     try {
-      await this.draft.commit({
-        sender: this.sender,
-        recipients: this.recipients,
-        envid: this.input.envid,
-        ret: this.input.ret,
-        bodyType: this.input.bodyType,
-        smtputf8: this.input.smtputf8,
-        client: this.input.client,
-        messageId: this.msgId,
-        state: held ? "hold" : "incoming",
-        reason: this.holdReason,
-        origin: this.input.origin,
-      });
+      const commitOptions = prefix === "" ? {} : { prefix: Buffer.from(prefix, "utf8") };
+      await this.draft.commit(
+        {
+          sender: this.sender,
+          recipients: this.recipients,
+          envid: this.input.envid,
+          ret: this.input.ret,
+          bodyType: this.input.bodyType,
+          smtputf8: this.input.smtputf8,
+          client: this.input.client,
+          messageId: this.msgId,
+          state: held ? "hold" : "incoming",
+          reason: this.holdReason,
+          origin: this.input.origin,
+        },
+        commitOptions,
+      );
     } catch (err) {
       const qe = err instanceof QueueError ? err : null;
-      log.warn(`${this.queueId}: queue commit failed: ${err instanceof Error ? err.message : String(err)}`);
+      log.warn(
+        `${this.queueId}: queue commit failed: ${err instanceof Error ? err.message : String(err)}`,
+      );
       if (qe?.code === "QUEUE_FULL")
-        return { kind: "failed", code: 452, enhanced: "4.3.1", text: "Error: insufficient system storage" };
-      return { kind: "failed", code: 451, enhanced: "4.3.0", text: "Error: queue file write error" };
+        return {
+          kind: "failed",
+          code: 452,
+          enhanced: "4.3.1",
+          text: "Error: insufficient system storage",
+        };
+      return {
+        kind: "failed",
+        code: 451,
+        enhanced: "4.3.0",
+        text: "Error: queue file write error",
+      };
     }
     if (this.input.origin !== "bounce") {
       metrics.inc("accepted");
@@ -277,11 +420,63 @@ class Cleanup implements CleanupSession {
     return { kind: "queued", queueId: this.queueId, held };
   }
 
+  /**
+   * The sender authentication verdict: header fields to prepend (a hold recorded), or the
+   * refusal to give the client. null when the check itself broke (logged): the message then goes
+   * on without results, unless a policy is enforced, which must never fail open.
+   */
+  private async authVerdict(
+    check: InboundCheck,
+  ): Promise<{ prefix: string } | CleanupOutcome | null> {
+    const cfg = this.ctx.cfg;
+    let v: Awaited<ReturnType<InboundCheck["end"]>>;
+    try {
+      v = await check.end();
+    } catch (err) {
+      log.warn(`${this.queueId}: sender authentication failed: ${errText(err)}`);
+      if (!cfg.bool("smtpd_dmarc_enforce") && !cfg.bool("smtpd_spf_reject_fail")) return null;
+      this.draft.abort();
+      return {
+        kind: "rejected",
+        code: 451,
+        enhanced: "4.7.5",
+        text: "Error: sender authentication is not possible now; try again later",
+      };
+    }
+    log.info(`${this.queueId}: sender authentication: ${verdictSummary(v.result)}`);
+    const a = v.action;
+    if (a.action === "reject" || a.action === "defer") {
+      this.draft.abort();
+      const r = a.reply;
+      const enhanced = r.enhanced ?? (r.code >= 500 ? "5.7.1" : "4.7.1");
+      const text = Array.isArray(r.text) ? r.text.join(" ") : r.text;
+      log.info(
+        `${this.queueId}: ${a.action === "reject" ? "reject" : "defer"}: END-OF-MESSAGE ${this.clientTrail()}: ${r.code} ${enhanced} ${text} (${a.reason})`,
+      );
+      return { kind: "rejected", code: r.code, enhanced, text };
+    }
+    if (a.action === "hold") {
+      this.holdReason ??= a.reason;
+      log.info(`${this.queueId}: hold: ${a.reason} ${this.clientTrail()}`);
+    }
+    return { prefix: v.prefix };
+  }
+
   abort(): void {
     if (this.finished) return;
     this.finished = true;
+    this.stopTaps();
     this.draft.abort();
   }
+}
+
+function errText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** $smtpd_authentication_authserv_id, $myhostname when empty. */
+function authservId(cfg: Config): string {
+  return cfg.str("smtpd_authentication_authserv_id") || cfg.str("myhostname");
 }
 
 /** RFC 5322 display name: quote it unless it is plain atoms. */

@@ -65,7 +65,8 @@ export function expandVirtual(cfg: Config, address: string): string[] {
   const seen = new Set<string>();
 
   const walk = (addr: string, depth: number, chain: Set<string>) => {
-    if (depth > depthLimit) throw new AliasExpansionError(`unreasonable virtual_alias_maps map nesting for ${address}`);
+    if (depth > depthLimit)
+      throw new AliasExpansionError(`unreasonable virtual_alias_maps map nesting for ${address}`);
     const hit = virtualLookup(tables, addr, local, delimiter);
     if (!hit) {
       add(addr);
@@ -87,7 +88,9 @@ export function expandVirtual(cfg: Config, address: string): string[] {
     const key = a.toLowerCase();
     if (seen.has(key)) return;
     if (out.length >= countLimit)
-      throw new AliasExpansionError(`unreasonable virtual_alias_maps map expansion size for ${address}`);
+      throw new AliasExpansionError(
+        `unreasonable virtual_alias_maps map expansion size for ${address}`,
+      );
     seen.add(key);
     out.push(a);
   };

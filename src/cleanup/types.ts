@@ -3,8 +3,8 @@
  */
 import type { Config } from "../config/types.ts";
 import type { Resolver } from "../dns/index.ts";
-import type { ClientInfo, NewRecipient } from "../queue/types.ts";
 import type { QueueStore } from "../queue/index.ts";
+import type { ClientInfo, NewRecipient } from "../queue/types.ts";
 
 export interface CleanupContext {
   cfg: Config;

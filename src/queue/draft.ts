@@ -10,7 +10,7 @@
  */
 
 import { QueueError, toQueueError } from "./errors.ts";
-import type { MessageDraft } from "./store.ts";
+import type { CommitOptions, MessageDraft } from "./store.ts";
 import type { NewMessage } from "./types.ts";
 
 const FIRST_BUFFER = 16 * 1024;
@@ -29,6 +29,8 @@ export interface DraftHost {
 export interface CommitJob {
   draft: SqliteDraft;
   msg: NewMessage;
+  /** Stored in front of the written bytes (CommitOptions.prefix); absent or empty: none. */
+  prefix?: Uint8Array;
 }
 
 type DraftState = "open" | "committing" | "committed" | "failed" | "aborted";
@@ -82,7 +84,7 @@ export class SqliteDraft implements MessageDraft {
     }
   }
 
-  commit(msg: NewMessage): Promise<void> {
+  commit(msg: NewMessage, opts: CommitOptions = {}): Promise<void> {
     if (this.state !== "open") {
       return Promise.reject(new QueueError("BAD_STATE", `${this.id}: commit after ${this.state}`));
     }
@@ -96,7 +98,9 @@ export class SqliteDraft implements MessageDraft {
       return Promise.reject(new QueueError("INVALID", `${this.id}: ${invalid}`));
     }
     this.state = "committing";
-    return this.host.submitCommit({ draft: this, msg }).then(
+    const job: CommitJob = { draft: this, msg };
+    if (opts.prefix !== undefined && opts.prefix.length > 0) job.prefix = opts.prefix;
+    return this.host.submitCommit(job).then(
       () => {
         this.state = "committed";
         this.buf = null;

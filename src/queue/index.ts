@@ -24,6 +24,7 @@ import type { OpenQueueOptions, QueueStore } from "./store.ts";
 export { QueueError, type QueueErrorCode } from "./errors.ts";
 export { isQueueId } from "./queue-id.ts";
 export type {
+  CommitOptions,
   MessageDraft,
   OpenQueueOptions,
   QueueMetrics,

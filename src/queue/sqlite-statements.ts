@@ -86,7 +86,7 @@ export function prepareStatements(db: Database) {
     insertChunk: p("INSERT INTO chunks (id, seq, written, data) VALUES (?, ?, ?, ?)"),
     deleteChunkRow: p("DELETE FROM chunks WHERE rowid = ? AND id = ?"),
     countChunks: p("SELECT count(*) AS n FROM chunks WHERE id = ?"),
-    chunk: p("SELECT data FROM chunks WHERE id = ? AND seq = ?"),
+    chunk: p("SELECT seq, data FROM chunks WHERE id = ?1 AND seq > ?2 ORDER BY seq LIMIT 1"),
     insertMessage: p(
       `INSERT INTO messages (id, state, sender, size, chunks, arrival, next_attempt, attempts,
         reason, envid, ret, body_type, smtputf8, client, message_id, origin, warned_at)

@@ -79,6 +79,8 @@ const DEFAULT_CHUNK_SIZE = 256 * 1024;
 const DEFAULT_PAGE_SIZE = 16384;
 const DEFAULT_BUSY_TIMEOUT_MS = 5000;
 const DEFAULT_HEADER_MAX = 1024 * 1024;
+/** The seq of a commit-time prefix (CommitOptions.prefix): before the body's chunk 0. */
+const PREFIX_SEQ = -1;
 const ITERATE_BATCH = 500;
 /** A body without a message whose writer still runs is spared this long by startup recovery. */
 const ORPHAN_GRACE_MS = 60 * 60 * 1000;
@@ -307,7 +309,7 @@ export class SqliteQueueStore implements QueueStore, DraftHost {
     }
   }
 
-  private storeMessage({ draft, msg }: CommitJob): void {
+  private storeMessage({ draft, msg, prefix }: CommitJob): void {
     const id = draft.id;
     const now = Date.now();
     // Our spilled chunks, and only ours, must be there: anything else is an ID collision with
@@ -322,12 +324,19 @@ export class SqliteQueueStore implements QueueStore, DraftHost {
     let chunks = draft.spilled;
     const tail = draft.tail();
     if (tail) this.s.insertChunk.run(id, chunks++, now, tail);
+    let size = draft.size;
+    if (prefix !== undefined) {
+      // Seq -1 sorts before the body's chunks 0..n-1, which were stored while it was unknown.
+      this.s.insertChunk.run(id, PREFIX_SEQ, now, prefix);
+      chunks++;
+      size += prefix.length;
+    }
     const state = msg.state ?? "incoming";
     this.s.insertMessage.run(
       id,
       state,
       msg.sender,
-      draft.size,
+      size,
       chunks,
       draft.arrival,
       state === "incoming" ? draft.arrival : null,
@@ -354,7 +363,7 @@ export class SqliteQueueStore implements QueueStore, DraftHost {
     }
     const detail: Record<string, unknown> = {
       from: msg.sender,
-      size: draft.size,
+      size,
       nrcpt: msg.recipients.length,
       origin: msg.origin,
       state,
@@ -390,11 +399,20 @@ export class SqliteQueueStore implements QueueStore, DraftHost {
   /** One short read per chunk: no read transaction stays open while a slow consumer sends. */
   private *chunks(id: string, count: number, size: number): Generator<Uint8Array> {
     let total = 0;
-    for (let seq = 0; seq < count; seq++) {
-      const row = this.read(`reading ${id}`, () => this.s.chunk.get(id, seq)) as {
+    // Chunks in seq order, starting with a prefix (seq -1) when the message has one.
+    let after = PREFIX_SEQ - 1;
+    for (let i = 0; i < count; i++) {
+      const prev = after;
+      const row = this.read(`reading ${id}`, () => this.s.chunk.get(id, prev)) as {
+        seq: number;
         data: Uint8Array;
       } | null;
-      if (!row) throw new QueueError("QUEUE_ERROR", `${id}: body chunk ${seq} missing`);
+      // The next seq is prev + 1; the first is the prefix or chunk 0.
+      const first = prev === PREFIX_SEQ - 1;
+      if (!row || (row.seq !== prev + 1 && !(first && row.seq === 0))) {
+        throw new QueueError("QUEUE_ERROR", `${id}: body chunk ${first ? 0 : prev + 1} missing`);
+      }
+      after = row.seq;
       total += row.data.length;
       yield row.data;
     }

@@ -43,9 +43,18 @@ export interface MessageDraft {
    * fsynced; rejects with QueueError (QUEUE_FULL / QUEUE_ERROR / INVALID) and then leaves
    * nothing of the message behind.
    */
-  commit(msg: NewMessage): Promise<void>;
+  commit(msg: NewMessage, opts?: CommitOptions): Promise<void>;
   /** Drop the draft and any chunks it stored. Harmless after commit failed or twice. */
   abort(): void;
+}
+
+export interface CommitOptions {
+  /**
+   * Bytes stored in front of what was written (header fields known only at the end of the
+   * message: DKIM-Signature, Authentication-Results). body() yields them first and the size
+   * includes them.
+   */
+  prefix?: Uint8Array;
 }
 
 export interface UserRecord {

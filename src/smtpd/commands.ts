@@ -10,6 +10,7 @@ import type { CleanupInput } from "../cleanup/types.ts";
 import { logger } from "../log/index.ts";
 import type { NewRecipient } from "../queue/types.ts";
 import { AddressError, isIPv4, isIPv6, isNonAscii, parsePath } from "../rewrite/address.ts";
+import { logHandshakeFailure } from "../tls/upgrade.ts";
 import { type ParamFeatures, parseMailParams, parseRcptParams } from "./params.ts";
 import { type Reply, SmtpError } from "./reply.ts";
 import { validHostname } from "./restrictions.ts";
@@ -91,8 +92,7 @@ async function ehlo(s: SmtpSession, args: string): Promise<Reply> {
   add("SIZE", st.messageSizeLimit > 0 ? `SIZE ${st.messageSizeLimit}` : "SIZE");
   if (st.vrfyEnabled) add("VRFY");
   add("ETRN");
-  if (s.ctx.tls && s.transport.startTls && !s.tls && !s.standalone && s.ctx.tls.offer(s))
-    add("STARTTLS");
+  if (tlsOffered(s)) add("STARTTLS");
   const mechs = authMechanisms(s);
   if (mechs.length > 0) add("AUTH", `AUTH ${mechs.join(" ")}`);
   add("ENHANCEDSTATUSCODES");
@@ -441,8 +441,8 @@ async function vrfy(s: SmtpSession, args: string): Promise<Reply> {
 
 function help(s: SmtpSession): Reply {
   const names = [...COMMANDS.keys()].filter((n) => {
-    if (n === "STARTTLS") return !!s.ctx.tls;
-    if (n === "AUTH") return !!s.ctx.auth;
+    if (n === "STARTTLS") return !!s.ctx.tls && s.settings.tlsLevel !== "none";
+    if (n === "AUTH") return !!s.ctx.auth && s.settings.saslEnabled;
     return true;
   });
   return r(214, "2.0.0", `Commands: ${names.sort().join(" ")}`);
@@ -478,24 +478,32 @@ async function etrn(s: SmtpSession, args: string): Promise<Reply> {
 
 // ---------------------------------------------------------------------- STARTTLS / AUTH seams
 
+/**
+ * STARTTLS is announced and accepted when the seam and the transport can do it, the session is
+ * not encrypted yet, and $smtpd_tls_security_level is not none.
+ */
+function tlsOffered(s: SmtpSession): boolean {
+  const t = s.ctx.tls;
+  if (!t || !s.transport.startTls || s.tls || s.standalone) return false;
+  return s.settings.tlsLevel !== "none" && t.offer(s);
+}
+
 async function starttls(s: SmtpSession, args: string): Promise<Reply | null> {
   if (args !== "") return r(501, "5.5.4", "Syntax: STARTTLS");
   if (s.tls) return r(554, "5.5.1", "Error: TLS already active");
   const startTls = s.transport.startTls;
-  if (!s.ctx.tls || !startTls || s.standalone || !s.ctx.tls.offer(s))
-    return r(502, "5.5.1", "Error: command not implemented");
+  if (!startTls || !tlsOffered(s)) return r(502, "5.5.1", "Error: command not implemented");
   await s.send(r(220, "2.0.0", "Ready to start TLS"));
   // The 220 must be on the wire before the handshake starts.
   s.flush();
   // RFC 3207 4.2: anything the client sent before the handshake is discarded (the STARTTLS
   // command injection attack pipelines plaintext commands after STARTTLS).
   s.reader.discard();
+  let info: Awaited<ReturnType<typeof startTls>>;
   try {
-    s.tls = await startTls.call(s.transport);
+    info = await startTls.call(s.transport);
   } catch (err) {
-    log.warn(
-      `TLS handshake failed for ${s.namaddr}: ${err instanceof Error ? err.message : String(err)}`,
-    );
+    logHandshakeFailure(s.namaddr, err);
     return {
       code: 421,
       enhanced: "4.7.0",
@@ -504,6 +512,9 @@ async function starttls(s: SmtpSession, args: string): Promise<Reply | null> {
       success: true,
     };
   }
+  // Plaintext that arrives during the handshake never gets here (src/tls/upgrade.ts), and what
+  // the TLS socket delivers from now on is the client's first command under TLS: keep it.
+  s.tlsEstablished(info);
   // RFC 3207 4.2: forget everything learned before TLS; the client must EHLO again.
   resetTransaction(s);
   s.helo = null;
@@ -511,9 +522,15 @@ async function starttls(s: SmtpSession, args: string): Promise<Reply | null> {
   return null;
 }
 
+/**
+ * Mechanisms to announce: only with $smtpd_sasl_auth_enable on this service and, with
+ * $smtpd_tls_auth_only, inside TLS (Postfix's smtpd_sasl_is_active()).
+ */
 function authMechanisms(s: SmtpSession): string[] {
   const a = s.ctx.auth;
-  if (!a || s.standalone || s.saslUser) return [];
+  const st = s.settings;
+  if (!a || s.standalone || s.saslUser || !st.saslEnabled) return [];
+  if (st.tlsAuthOnly && !s.tls) return [];
   return a.mechanisms(s);
 }
 

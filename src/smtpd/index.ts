@@ -7,8 +7,11 @@
  *
  * Standards: RFC 5321 (SMTP), RFC 1870 (SIZE), RFC 6152 (8BITMIME), RFC 2920 (PIPELINING),
  * RFC 3030 (CHUNKING, BINARYMIME), RFC 3461 (DSN), RFC 6531 (SMTPUTF8), RFC 2034 and RFC 3463
- * (enhanced status codes), RFC 1985 (ETRN); STARTTLS (RFC 3207) and AUTH (RFC 4954) plug in
- * through the seams in types.ts.
+ * (enhanced status codes), RFC 1985 (ETRN), RFC 3207 (STARTTLS: plaintext pipelined after it is
+ * discarded and the session starts over), RFC 8314 (implicit TLS with $smtpd_tls_wrappermode),
+ * RFC 4954 (AUTH, offered per service with $smtpd_sasl_auth_enable, only inside TLS with
+ * $smtpd_tls_auth_only). Certificates and SASL checks plug in through the seams in types.ts
+ * (the master gives src/tls's TlsManager and src/auth's createSmtpdAuth).
  *
  * Defences: SMTP smuggling (only <CRLF>.<CRLF> ends DATA; a bare LF or CR is refused with
  * 550 5.5.2 and the connection closed, except for $smtpd_forbid_bare_newline_exclusions);
@@ -31,7 +34,9 @@
  * anvil_rate_time_unit, smtpd_peername_lookup, disable_vrfy_command, smtpd_noop_commands,
  * smtputf8_enable, smtpd_dsn_enable, smtpd_chunking_enable, smtpd_binarymime_enable,
  * strict_rfc821_envelopes, mynetworks, debug_peer_list, inet_interfaces, inet_protocols,
- * smtpd_tls_security_level, the *_reject_code parameters and default_rbl_reply (see
+ * smtpd_tls_security_level, smtpd_tls_wrappermode, smtpd_starttls_timeout, smtpd_tls_loglevel,
+ * smtpd_sasl_auth_enable, smtpd_tls_auth_only, smtpd_sender_login_maps (with the
+ * reject_*_sender_login_mismatch restrictions), the *_reject_code parameters and default_rbl_reply (see
  * restrictions.ts), and through rewrite: mydestination, relay_domains, virtual_*_domains,
  * local_recipient_maps, virtual_alias_maps, virtual_mailbox_maps, relay_recipient_maps.
  *

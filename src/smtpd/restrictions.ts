@@ -24,6 +24,11 @@
  */
 
 import { domainToASCII } from "node:url";
+import {
+  checkSenderLogin,
+  type SenderLoginCheck,
+  type SenderLoginMaps,
+} from "../auth/login-maps.ts";
 import { parseIp } from "../config/ip.ts";
 import { accessLookupAddress, accessLookupClient } from "../config/lookup.ts";
 import type { Config, LookupTable } from "../config/types.ts";
@@ -70,6 +75,8 @@ export interface CheckSubject {
   readonly saslMethod: string | null;
   readonly tls: TlsInfo | null;
   readonly illPipelining: boolean;
+  /** $smtpd_sender_login_maps (reject_*_sender_login_mismatch); absent: those never match. */
+  senderLoginMaps?(): SenderLoginMaps;
 }
 
 /** Access table actions that shape the message rather than the reply. */
@@ -522,6 +529,16 @@ export class Restrictions {
       case "reject_unlisted_sender":
         if (!sender || this.#senderChecked) return DUNNO;
         return this.#unlisted(sender, SENDER);
+      case "reject_sender_login_mismatch":
+      case "reject_authenticated_sender_login_mismatch":
+      case "reject_unauthenticated_sender_login_mismatch":
+      case "reject_known_sender_login_mismatch": {
+        const maps = s.senderLoginMaps?.();
+        if (!sender || !maps) return DUNNO;
+        const r = checkSenderLogin(name as SenderLoginCheck, sender, s.saslUser, maps);
+        if (!r) return DUNNO;
+        return this.#reject(r.code, r.enhanced ?? "5.7.1", String(r.text));
+      }
       case "reject_multi_recipient_bounce":
         if (sender !== "" || s.rcptCount <= (s.where === "RCPT" ? 0 : 1)) return DUNNO;
         return this.#reject(

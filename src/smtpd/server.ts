@@ -3,14 +3,25 @@
  * SmtpSession per connection, maxproc as the cap on concurrent sessions, the client's name
  * looked up before the greeting, and a socket transport that honours partial writes
  * (BUN-NOTES.md: socket.write may take only part of a large buffer) and flow control.
+ *
+ * TLS (src/tls/upgrade.ts): STARTTLS upgrades the connection in place when the session asks
+ * (transport.startTls); with $smtpd_tls_wrappermode the connection is upgraded as it is
+ * accepted and the session starts after the handshake (RFC 8314). Either way the certificate
+ * is the one ctx.tls has at that moment, so a renewed one needs no restart.
  */
-import type { Socket, TCPSocketListener } from "bun";
+import type { Socket, SocketHandler, TCPSocketListener } from "bun";
 import type { Config, MasterService } from "../config/types.ts";
 import { logger } from "../log/index.ts";
+import {
+  gatePlainHandler,
+  logHandshakeFailure,
+  type TlsSessionInfo,
+  upgradeServerSocket,
+} from "../tls/upgrade.ts";
 import { lookupPeer, normalizeAddr } from "./peer.ts";
 import { SmtpSession } from "./session.ts";
 import { smtpdSettings } from "./settings.ts";
-import type { SessionTransport, SmtpdContext } from "./types.ts";
+import type { SessionTransport, SmtpdContext, TlsInfo } from "./types.ts";
 
 const log = logger("smtpd");
 const encoder = new TextEncoder();
@@ -46,12 +57,16 @@ export interface StartSmtpdOptions {
 }
 
 interface Conn {
+  /** The connection's socket now: the plain one, or the TLS one after an upgrade. */
+  sock: Socket<Conn>;
   session: SmtpSession | null;
   transport: SocketTransport;
   early: Uint8Array[];
   earlyBytes: number;
   closed: boolean;
   counted: boolean;
+  /** Implicit TLS: what the handshake negotiated, for the session. */
+  tls: TlsInfo | null;
 }
 
 class SocketTransport implements SessionTransport {
@@ -60,8 +75,14 @@ class SocketTransport implements SessionTransport {
   #closeAfter = false;
   #closed = false;
   #pausedBy = new Set<"session" | "output">();
+  startTls?: () => Promise<TlsInfo>;
 
-  constructor(private readonly sock: Socket<Conn>) {}
+  constructor(private sock: Socket<Conn>) {}
+
+  /** After an upgrade: replies go to the TLS socket. */
+  setSocket(sock: Socket<Conn>): void {
+    this.sock = sock;
+  }
 
   write(data: string): void {
     if (this.#closed) return;
@@ -151,7 +172,7 @@ export async function startSmtpd(opts: StartSmtpdOptions): Promise<SmtpdServer> 
   let cfg = opts.cfg;
   let service = opts.service;
   const ctx = opts.ctx;
-  const conns = new Set<Socket<Conn>>();
+  const conns = new Set<Conn>();
   let lastBusyWarning = 0;
   let stopping = false;
   let stopped: Promise<void> | null = null;
@@ -159,16 +180,58 @@ export async function startSmtpd(opts: StartSmtpdOptions): Promise<SmtpdServer> 
 
   const maxproc = (): number => service.maxproc;
 
-  const handler = {
+  /** Bytes from a connection's socket, plain or TLS. */
+  const data = (sock: Socket<Conn>, bytes: Uint8Array): void => {
+    const conn = sock.data;
+    if (!conn || conn.closed) return;
+    if (conn.session) conn.session.feed(bytes);
+    else if (conn.earlyBytes < EARLY_INPUT_LIMIT) {
+      conn.early.push(bytes);
+      conn.earlyBytes += bytes.length;
+    }
+  };
+  const tlsHandlers: Omit<SocketHandler<Conn>, "open" | "handshake" | "connectError"> = {
+    data,
+    drain(sock) {
+      sock.data?.transport.drain();
+    },
+    close(sock) {
+      if (sock.data) gone(sock.data);
+    },
+    error(sock, err) {
+      if (!sock.data) return;
+      log.warn(`read error from ${sock.data.sock.remoteAddress}: ${err.message}`);
+      gone(sock.data);
+    },
+  };
+
+  /** Hands the connection to TLS; the promise settles with the handshake. */
+  function upgrade(conn: Conn, timeoutMs: number): Promise<TlsSessionInfo> {
+    const options = ctx.tls?.serverOptions?.();
+    if (!options) return Promise.reject(new Error("no server certificate"));
+    const up = upgradeServerSocket(conn.sock, {
+      tls: options,
+      handlers: tlsHandlers,
+      data: conn,
+      handshakeTimeoutMs: timeoutMs,
+    });
+    conn.sock = up.socket;
+    conn.transport.setSocket(up.socket);
+    return up.handshake;
+  }
+
+  const handler = gatePlainHandler<Conn>({
     open(sock: Socket<Conn>) {
       const transport = new SocketTransport(sock);
       const conn: Conn = {
+        sock,
         session: null,
         transport,
         early: [],
         earlyBytes: 0,
         closed: false,
         counted: false,
+        tls: null,
       };
       sock.data = conn;
       const limit = maxproc();
@@ -185,37 +248,47 @@ export async function startSmtpd(opts: StartSmtpdOptions): Promise<SmtpdServer> 
         transport.close();
         return;
       }
-      conns.add(sock);
+      conns.add(conn);
       conn.counted = true;
-      void begin(sock, conn);
-    },
-    data(sock: Socket<Conn>, bytes: Uint8Array) {
-      const conn = sock.data;
-      if (!conn || conn.closed) return;
-      if (conn.session) conn.session.feed(bytes);
-      else if (conn.earlyBytes < EARLY_INPUT_LIMIT) {
-        conn.early.push(bytes);
-        conn.earlyBytes += bytes.length;
+      const settings = smtpdSettings(cfg);
+      if (!settings.wrapperMode) {
+        if (ctx.tls) transport.startTls = () => upgrade(conn, settings.starttlsTimeoutMs);
+        void begin(sock, conn);
+        return;
       }
+      // Implicit TLS (RFC 8314): the handshake first, then the greeting inside TLS.
+      const addr = normalizeAddr(sock.remoteAddress);
+      upgrade(conn, settings.starttlsTimeoutMs).then(
+        (info) => {
+          if (conn.closed) return;
+          conn.tls = info;
+          void begin(sock, conn);
+        },
+        (err) => {
+          logHandshakeFailure(`unknown[${addr}]`, err);
+          gone(conn);
+          conn.sock.terminate();
+        },
+      );
     },
+    data,
     drain(sock: Socket<Conn>) {
       sock.data?.transport.drain();
     },
     close(sock: Socket<Conn>) {
-      gone(sock);
+      if (sock.data) gone(sock.data);
     },
     error(sock: Socket<Conn>, err: Error) {
       log.warn(`read error from ${sock.remoteAddress}: ${err.message}`);
-      gone(sock);
+      if (sock.data) gone(sock.data);
     },
-  };
+  });
 
-  function gone(sock: Socket<Conn>): void {
-    const conn = sock.data;
-    if (!conn || conn.closed) return;
+  function gone(conn: Conn): void {
+    if (conn.closed) return;
     conn.closed = true;
     conn.transport.gone();
-    if (conn.counted) conns.delete(sock);
+    if (conn.counted) conns.delete(conn);
     conn.session?.peerClosed();
   }
 
@@ -248,6 +321,7 @@ export async function startSmtpd(opts: StartSmtpdOptions): Promise<SmtpdServer> 
       service: service.name,
       client,
       transport: conn.transport,
+      ...(conn.tls ? { tls: conn.tls } : {}),
     });
     conn.session = session;
     for (const b of conn.early) session.feed(b);
@@ -284,7 +358,7 @@ export async function startSmtpd(opts: StartSmtpdOptions): Promise<SmtpdServer> 
     },
     async stop(o: { graceful?: boolean; drain?: boolean; timeoutMs?: number } = {}) {
       const sessions = (): SmtpSession[] =>
-        [...conns].map((s) => s.data?.session).filter((s): s is SmtpSession => s != null);
+        [...conns].map((c) => c.session).filter((s): s is SmtpSession => s != null);
       if (stopping) {
         // Escalation of a drain: stop waiting for the sessions to end by themselves.
         endDrain?.();
@@ -307,7 +381,7 @@ export async function startSmtpd(opts: StartSmtpdOptions): Promise<SmtpdServer> 
         }
         for (const s of sessions()) s.shutdown();
         await settle(sessions(), 2_000);
-        for (const sock of conns) sock.terminate();
+        for (const c of conns) c.sock.terminate();
         conns.clear();
       })();
       return stopped;

@@ -9,9 +9,12 @@
  * $debug_peer_list transcript (AUTH redacted), error counting, the $smtpd_error_sleep_time
  * delay past $smtpd_soft_error_limit, and 421 at $smtpd_hard_error_limit.
  */
+import { type SenderLoginMaps, senderLoginMaps } from "../auth/login-maps.ts";
 import type { Config } from "../config/types.ts";
 import type { Resolver } from "../dns/index.ts";
 import { logger } from "../log/index.ts";
+import { metrics } from "../log/metrics.ts";
+import { tlsLogText } from "../tls/upgrade.ts";
 import {
   type BdatChunk,
   bdatEnd,
@@ -59,6 +62,8 @@ export interface SessionOptions {
    * no anvil, no pipelining checks, no STARTTLS.
    */
   standalone?: boolean;
+  /** The connection is TLS from its first byte ($smtpd_tls_wrappermode): what was negotiated. */
+  tls?: TlsInfo;
 }
 
 export class SmtpSession implements SessionView, CheckSubject {
@@ -109,6 +114,8 @@ export class SmtpSession implements SessionView, CheckSubject {
   #reason: string | null = null;
   #lineWaiter: (() => void) | null = null;
   #resolveClosed!: () => void;
+  #implicitTls: TlsInfo | null;
+  #loginMaps: SenderLoginMaps | null = null;
 
   constructor(opts: SessionOptions) {
     this.cfg = opts.cfg;
@@ -127,6 +134,7 @@ export class SmtpSession implements SessionView, CheckSubject {
     this.reader = new SmtpReader({ lineLimit: s.lineLengthLimit, normalizeBareLf: this.#exempt });
     this.restrictions = new Restrictions(this);
     this.#debug = !s.debugPeersEmpty && s.debugPeers.matches(this.client.addr, this.client.name);
+    this.#implicitTls = opts.tls ?? null;
     this.closed = new Promise((r) => {
       this.#resolveClosed = r;
     });
@@ -159,11 +167,29 @@ export class SmtpSession implements SessionView, CheckSubject {
     return this.#ended;
   }
 
+  /** $smtpd_sender_login_maps for the reject_*_sender_login_mismatch restrictions. */
+  senderLoginMaps(): SenderLoginMaps {
+    this.#loginMaps ??= senderLoginMaps(this.cfg, { isLogin: this.ctx.isLogin?.bind(this.ctx) });
+    return this.#loginMaps;
+  }
+
+  /**
+   * TLS is up (implicit TLS before the greeting, or after STARTTLS): logged as Postfix does,
+   * and counted.
+   */
+  tlsEstablished(info: TlsInfo): void {
+    this.tls = info;
+    if (this.settings.tlsLogLevel > 0) log.info(tlsLogText(this.namaddr, info));
+    metrics.inc("connections_tls");
+  }
+
   // ---------------------------------------------------------------- life cycle
 
   /** Greet the client (after the server looked up its name). */
   async start(): Promise<void> {
     log.info(`connect from ${this.namaddr}`);
+    if (!this.standalone) metrics.inc("connections");
+    if (this.#implicitTls) this.tlsEstablished(this.#implicitTls);
     this.#busy = true;
     try {
       await this.#greet();
@@ -467,7 +493,9 @@ export class SmtpSession implements SessionView, CheckSubject {
       }
     }
     if (r === null) {
-      // BDAT: the reply comes after its chunk; counted then.
+      // BDAT: the reply comes after its chunk; counted then. STARTTLS: its 220 went out before
+      // the handshake, which succeeded (a failure returns 421).
+      if (cmd.name === "STARTTLS") this.#count(stat, true);
       return;
     }
     // DATA succeeds or fails with the reply after the content, not with its 354.

@@ -44,8 +44,15 @@ export interface SmtpdSettings {
   readonly recipientRateLimit: number;
   readonly rateUnitMs: number;
   readonly eventLimitExceptions: NetworkMatcher;
+  /** $smtpd_tls_security_level: none (no STARTTLS), may, encrypt. */
+  readonly tlsLevel: "none" | "may" | "encrypt";
   /** smtpd_tls_security_level = encrypt: only the pre-TLS commands before STARTTLS. */
   readonly tlsRequired: boolean;
+  /** $smtpd_tls_wrappermode: TLS from the first byte (port 465). */
+  readonly wrapperMode: boolean;
+  readonly starttlsTimeoutMs: number;
+  /** $smtpd_tls_loglevel: 0 logs no TLS session lines. */
+  readonly tlsLogLevel: number;
   readonly saslEnabled: boolean;
   readonly tlsAuthOnly: boolean;
 }
@@ -105,8 +112,19 @@ function build(cfg: Config): SmtpdSettings {
     recipientRateLimit: cfg.int("smtpd_client_recipient_rate_limit"),
     rateUnitMs: Math.max(1, cfg.time("anvil_rate_time_unit")) * 1000,
     eventLimitExceptions: cfg.networks("smtpd_client_event_limit_exceptions"),
-    tlsRequired: cfg.str("smtpd_tls_security_level") === "encrypt",
+    tlsLevel: tlsLevel(cfg.str("smtpd_tls_security_level")),
+    tlsRequired: tlsLevel(cfg.str("smtpd_tls_security_level")) === "encrypt",
+    wrapperMode: cfg.bool("smtpd_tls_wrappermode"),
+    starttlsTimeoutMs: cfg.time("smtpd_starttls_timeout") * 1000,
+    tlsLogLevel: cfg.int("smtpd_tls_loglevel"),
     saslEnabled: cfg.bool("smtpd_sasl_auth_enable"),
     tlsAuthOnly: cfg.bool("smtpd_tls_auth_only"),
   };
+}
+
+function tlsLevel(v: string): SmtpdSettings["tlsLevel"] {
+  const l = v.trim().toLowerCase();
+  // Postfix's smtpd knows no stronger levels; "verify"/"secure" there mean encrypt.
+  if (l === "none" || l === "") return "none";
+  return l === "may" ? "may" : "encrypt";
 }

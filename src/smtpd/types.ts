@@ -2,6 +2,7 @@
  * The SMTP server's contract: what the master gives it (SmtpdContext), what a session needs
  * from its connection (SessionTransport), and the seams where STARTTLS and AUTH plug in.
  */
+import type { TLSOptions } from "bun";
 import type { CleanupInput, CleanupSession } from "../cleanup/types.ts";
 import type { Resolver } from "../dns/index.ts";
 import type { Anvil } from "./anvil.ts";
@@ -23,10 +24,22 @@ export interface SessionView {
   readonly saslUser: string | null;
 }
 
-/** STARTTLS seam (RFC 3207): the TLS issue supplies it; absent, STARTTLS is not offered. */
+/**
+ * STARTTLS seam (RFC 3207): the master supplies it from its TlsManager; absent, STARTTLS is not
+ * offered and $smtpd_tls_wrappermode services cannot serve.
+ */
 export interface SmtpdTls {
-  /** Announce STARTTLS to this session (it is not encrypted yet). */
+  /**
+   * Announce STARTTLS to this session (it is not encrypted yet, and its
+   * $smtpd_tls_security_level is may or encrypt).
+   */
   offer(view: SessionView): boolean;
+  /**
+   * Certificate, key and protocols for the next handshake (read per connection, so a renewed
+   * certificate is used without a restart). The socket listener needs it; a session driven
+   * by a test transport that fakes startTls() does not.
+   */
+  serverOptions?(): TLSOptions;
 }
 
 export type AuthResult = { ok: true; user: string; method: string } | { ok: false; reply: Reply };
@@ -58,6 +71,11 @@ export interface SmtpdContext {
   hostname?: string;
   tls?: SmtpdTls;
   auth?: SmtpdAuth;
+  /**
+   * Whether a SASL login of this name exists (the user table): without $smtpd_sender_login_maps
+   * a login owns its own address, and such an address "has an owner" (src/auth/login-maps.ts).
+   */
+  isLogin?(name: string): boolean;
   /** ETRN (RFC 1985): ask the scheduler to retry deferred mail for a domain now. */
   flush?(domain: string): boolean | Promise<boolean>;
 }

@@ -5,10 +5,25 @@
  * SMTP between MTAs is opportunistic (RFC 7435): a self-signed certificate still encrypts, and
  * clients that verify (DANE, MTA-STS) need a real one, which the operator configures.
  */
-import "reflect-metadata";
-import * as x509 from "@peculiar/x509";
+import type * as X509 from "@peculiar/x509";
 
-x509.cryptoProvider.set(globalThis.crypto);
+let lib: Promise<typeof X509> | null = null;
+
+/**
+ * @peculiar/x509 needs the reflect-metadata polyfill installed before it loads. Static imports
+ * do not guarantee that order in the compiled binary (the bundler evaluates the ES module
+ * before the CommonJS polyfill: "tsyringe requires a reflect polyfill"), so both are loaded
+ * here, in sequence, on first use.
+ */
+function x509lib(): Promise<typeof X509> {
+  lib ??= (async () => {
+    await import("reflect-metadata");
+    const x509 = await import("@peculiar/x509");
+    x509.cryptoProvider.set(globalThis.crypto);
+    return x509;
+  })();
+  return lib;
+}
 
 /** Validity of a generated certificate. */
 export const SELF_SIGNED_DAYS = 365;
@@ -34,6 +49,7 @@ export async function generateSelfSigned(
   now: Date = new Date(),
   days: number = SELF_SIGNED_DAYS,
 ): Promise<GeneratedCertificate> {
+  const x509 = await x509lib();
   const keys = (await crypto.subtle.generateKey(ECDSA_P256, true, [
     "sign",
     "verify",

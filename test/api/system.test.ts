@@ -241,6 +241,8 @@ describe("OpenAPI", () => {
         "DELETE /api/v1/messages/{id}",
         "POST /api/v1/messages",
         "GET /api/v1/events",
+        "GET /api/v1/config",
+        "GET /api/v1/dns-check",
       ].sort(),
     );
     // Schemas come from the same zod definitions the routes validate with.

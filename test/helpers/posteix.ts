@@ -31,6 +31,11 @@ export interface PosteixOptions {
   masterCf?: string;
   /** Extra files in the configuration directory (tables). */
   files?: Record<string, string>;
+  /**
+   * Use this configuration directory (main.cf and master.cf are rewritten; the data directory
+   * is kept, to test what survives a restart); stop() then leaves it in place.
+   */
+  dir?: string;
 }
 
 export interface TestPosteix {
@@ -46,7 +51,7 @@ export interface TestPosteix {
 }
 
 export async function startPosteix(opts: PosteixOptions = {}): Promise<TestPosteix> {
-  const dir = mkdtempSync(join(tmpdir(), "posteix-e2e-"));
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), "posteix-e2e-"));
   writeFileSync(
     join(dir, "main.cf"),
     [
@@ -105,7 +110,7 @@ export async function startPosteix(opts: PosteixOptions = {}): Promise<TestPoste
     async stop() {
       await master.stop();
       unsubscribe();
-      rmSync(dir, { recursive: true, force: true });
+      if (opts.dir === undefined) rmSync(dir, { recursive: true, force: true });
     },
   };
 }

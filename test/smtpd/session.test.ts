@@ -218,7 +218,10 @@ describe("session", () => {
             };
       },
     };
-    const h = await harness("debug_peer_list = 198.51.100.7", { ctx: { auth } });
+    const h = await harness(
+      "debug_peer_list = 198.51.100.7\nsmtpd_sasl_auth_enable = yes\nsmtpd_tls_auth_only = no",
+      { ctx: { auth } },
+    );
     const ehlo = await h.say("EHLO client.example.org\r\n");
     expect(ehlo).toContain("250-AUTH PLAIN LOGIN\r\n");
     expect(await h.say("AUTH PLAIN bm9wZQBub3BlAG5vcGU=\r\n")).toBe(

@@ -12,8 +12,16 @@ import { openQueue } from "../../queue/index.ts";
 import { registerQueueTables } from "../tables.ts";
 
 export const run: CliCommand = async (argv, io) => {
+  // `check --dns [...]` is the deliverability check, a module of its own (check-dns.ts).
+  if (argv.includes("--dns")) {
+    const { run: checkDns } = await import("./check-dns.ts");
+    return checkDns(
+      argv.filter((a) => a !== "--dns"),
+      io,
+    );
+  }
   if (argv.length > 0) {
-    io.stderr("posteix: usage: posteix [-c config_dir] check\n");
+    io.stderr("posteix: usage: posteix [-c config_dir] check [--dns [DOMAIN...]]\n");
     return 1;
   }
   registerQueueTables();
