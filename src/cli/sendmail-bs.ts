@@ -5,7 +5,7 @@
  */
 import { openCleanup } from "../cleanup/index.ts";
 import { loadConfig } from "../config/index.ts";
-import { configureLog, setLogQuiet } from "../log/index.ts";
+import { configureLog, logOptionsFromConfig, setLogQuiet } from "../log/index.ts";
 import { notifyDaemon } from "../master/control.ts";
 import { registerQueueTables } from "../master/tables.ts";
 import { openQueue } from "../queue/index.ts";
@@ -15,12 +15,7 @@ import type { CliIO } from "./types.ts";
 export async function runSmtpOnStdio(io: CliIO): Promise<number> {
   const cfg = loadConfig({ configDir: io.configDir });
   setLogQuiet(true);
-  configureLog({
-    file: cfg.str("maillog_file") ? cfg.path("maillog_file") : undefined,
-    format: cfg.str("log_format") === "json" ? "json" : "postfix",
-    hostname: cfg.str("myhostname"),
-    syslogName: cfg.str("syslog_name"),
-  });
+  configureLog(logOptionsFromConfig(cfg));
   const queueDir = cfg.path("queue_directory");
   const queue = openQueue({ directory: queueDir, chunkSize: cfg.size("queue_body_chunk_size") });
   registerQueueTables(queue, queueDir);

@@ -16,7 +16,7 @@ import { userInfo } from "node:os";
 import { openCleanup } from "../cleanup/index.ts";
 import { loadConfig } from "../config/index.ts";
 import type { Config } from "../config/types.ts";
-import { configureLog, logger, setLogQuiet } from "../log/index.ts";
+import { configureLog, logger, logOptionsFromConfig, setLogQuiet } from "../log/index.ts";
 import { notifyDaemon } from "../master/control.ts";
 import { registerQueueTables } from "../master/tables.ts";
 import { openQueue } from "../queue/index.ts";
@@ -192,12 +192,7 @@ export const run: CliCommand = async (argv, io) => {
   }
   // The log goes to $maillog_file when set; never onto the user's terminal.
   setLogQuiet(true);
-  configureLog({
-    file: cfg.str("maillog_file") ? cfg.path("maillog_file") : undefined,
-    format: cfg.str("log_format") === "json" ? "json" : "postfix",
-    hostname: cfg.str("myhostname"),
-    syslogName: cfg.str("syslog_name"),
-  });
+  configureLog(logOptionsFromConfig(cfg));
   const queueDir = cfg.path("queue_directory");
   const queue = openQueue({ directory: queueDir, chunkSize: cfg.size("queue_body_chunk_size") });
   registerQueueTables(queue, queueDir);

@@ -12,6 +12,7 @@
  * written through the same sink with the `debug` severity, only for $debug_peer_list clients.
  */
 import { closeSync, openSync, writeSync } from "node:fs";
+import type { Config } from "../config/types.ts";
 
 export type Severity = "info" | "warning" | "error" | "fatal" | "panic" | "debug";
 
@@ -47,6 +48,16 @@ let sink: Sink = {
 type LogListener = (program: string, severity: Severity, text: string) => void;
 const listeners = new Set<LogListener>();
 let quiet = false;
+
+/** The log settings main.cf asks for ($maillog_file, $log_format, $myhostname, $syslog_name). */
+export function logOptionsFromConfig(cfg: Config): LogSinkOptions {
+  return {
+    file: cfg.str("maillog_file") ? cfg.path("maillog_file") : undefined,
+    format: cfg.str("log_format") === "json" ? "json" : "postfix",
+    hostname: cfg.str("myhostname"),
+    syslogName: cfg.str("syslog_name"),
+  };
+}
 
 export function configureLog(opts: LogSinkOptions): void {
   flushLog();
