@@ -26,6 +26,15 @@ export function registerTableType(
   factories.set(type, { factory, pattern: options.pattern ?? false });
 }
 
+/** Remove a registered type; returns its factory so a caller (a test) can put it back. */
+export function unregisterTableType(
+  type: string,
+): { factory: TableFactory; options: TableTypeOptions } | undefined {
+  const entry = factories.get(type);
+  factories.delete(type);
+  return entry && { factory: entry.factory, options: { pattern: entry.pattern } };
+}
+
 export function isTableTypeRegistered(type: string): boolean {
   return factories.has(type);
 }

@@ -21,6 +21,7 @@
  */
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
+import type { ApiServer } from "../api/index.ts";
 import { AuthLockout } from "../auth/lockout.ts";
 import { createSmtpdAuth } from "../auth/smtpd-auth.ts";
 import { openCleanup } from "../cleanup/index.ts";
@@ -37,7 +38,6 @@ import { Anvil } from "../smtpd/anvil.ts";
 import { type SmtpdServer, type SmtpdTls, startSmtpd } from "../smtpd/index.ts";
 import { TlsManager } from "../tls/manager.ts";
 import { certificateChainPem } from "../tls/server-cert.ts";
-import type { ApiServer } from "../api/index.ts";
 import { type ControlServer, listenControl } from "./control.ts";
 import { registerQueueTables } from "./tables.ts";
 
@@ -102,7 +102,11 @@ export class Master {
 
     this.resolver = this.makeResolver(this.cfg);
     const newCleanup = (input: CleanupInput) => openCleanup(this.cleanupContext(this.cfg), input);
-    const agents = createAgents({ resolver: this.resolver, newCleanup, hostname: this.cfg.str("myhostname") });
+    const agents = createAgents({
+      resolver: this.resolver,
+      newCleanup,
+      hostname: this.cfg.str("myhostname"),
+    });
     this.agents = agents.agentFor;
     this.closeAgents = agents.close;
 
@@ -132,7 +136,9 @@ export class Master {
     const pidFile = this.cfg.path("pid_file");
     mkdirSync(dirname(pidFile), { recursive: true });
     writeFileSync(pidFile, `${process.pid}\n`);
-    log.info(`daemon started -- version ${this.cfg.str("mail_version")}, configuration ${this.cfg.configDir ?? "(built-in defaults)"}`);
+    log.info(
+      `daemon started -- version ${this.cfg.str("mail_version")}, configuration ${this.cfg.configDir ?? "(built-in defaults)"}`,
+    );
     if (this.opts.banner) this.printBanner();
   }
 
@@ -180,7 +186,10 @@ export class Master {
   }
 
   private makeResolver(cfg: Config): Resolver {
-    const r = createResolver({ servers: cfg.list("dns_servers"), timeoutMs: cfg.time("dns_timeout") * 1000 });
+    const r = createResolver({
+      servers: cfg.list("dns_servers"),
+      timeoutMs: cfg.time("dns_timeout") * 1000,
+    });
     setDefaultResolver(r);
     return r;
   }
@@ -188,7 +197,8 @@ export class Master {
   /** Start, re-configure or stop smtpd listeners so that they match master.cf. */
   private async syncListeners(cfg: Config): Promise<void> {
     const wanted = new Map<string, MasterService>();
-    for (const s of cfg.services) if (s.type === "inet" && s.command === "smtpd") wanted.set(s.name, s);
+    for (const s of cfg.services)
+      if (s.type === "inet" && s.command === "smtpd") wanted.set(s.name, s);
     for (const [name, l] of this.listeners) {
       const w = wanted.get(name);
       if (!w || w.host !== l.service.host || w.port !== l.service.port) {
@@ -264,7 +274,9 @@ export class Master {
     try {
       next = loadConfig({ configDir: this.opts.configDir });
     } catch (err) {
-      log.error(`reload failed, keeping the running configuration: ${err instanceof Error ? err.message : String(err)}`);
+      log.error(
+        `reload failed, keeping the running configuration: ${err instanceof Error ? err.message : String(err)}`,
+      );
       return false;
     }
     this.cfg = next;
@@ -272,9 +284,12 @@ export class Master {
     this.resolver = this.makeResolver(next);
     try {
       // certbot renewals: new connections get the new certificate, sessions keep theirs.
-      if (await this.tls?.reload(next)) log.info("TLS certificate or protocols changed: new connections use them");
+      if (await this.tls?.reload(next))
+        log.info("TLS certificate or protocols changed: new connections use them");
     } catch (err) {
-      log.error(`TLS: keeping the running certificate: ${err instanceof Error ? err.message : String(err)}`);
+      log.error(
+        `TLS: keeping the running certificate: ${err instanceof Error ? err.message : String(err)}`,
+      );
     }
     await this.syncListeners(next);
     if (this.api) await this.api.reconfigure();
@@ -323,14 +338,20 @@ export class Master {
       `  configuration: ${this.cfg.configDir ?? "built-in defaults (posteix init DIR writes them to edit)"}`,
       `  queue:         ${this.cfg.path("queue_directory")}`,
     ];
-    for (const [name, l] of this.listeners) lines.push(`  smtpd:         ${name} -> ${l.service.host || "*"}:${l.server.port}`);
-    lines.push(`  local mail:    ${this.cfg.str("mydestination")} -> ${this.cfg.str("mail_spool_directory") || "home_mailbox"}`);
+    for (const [name, l] of this.listeners)
+      lines.push(`  smtpd:         ${name} -> ${l.service.host || "*"}:${l.server.port}`);
+    lines.push(
+      `  local mail:    ${this.cfg.str("mydestination")} -> ${this.cfg.str("mail_spool_directory") || "home_mailbox"}`,
+    );
     const t = this.tls?.current;
     if (t) {
       const what = t.source === "generated" ? "self-signed (generated)" : "configured";
-      lines.push(`  TLS:           ${what} certificate ${t.subject}, valid until ${t.notAfter.toISOString().slice(0, 10)} (${t.files[0]})`);
+      lines.push(
+        `  TLS:           ${what} certificate ${t.subject}, valid until ${t.notAfter.toISOString().slice(0, 10)} (${t.files[0]})`,
+      );
     }
-    if (this.api) lines.push(`  REST API:      ${this.api.url} (bearer tokens in ${this.api.tokenFile})`);
+    if (this.api)
+      lines.push(`  REST API:      ${this.api.url} (bearer tokens in ${this.api.tokenFile})`);
     lines.push(`  log:           ${this.cfg.str("maillog_file") || "standard error"}`);
     process.stdout.write(`${lines.join("\n")}\n`);
   }

@@ -9,6 +9,7 @@ import {
   openTable,
   registerTableType,
   TableSpecError,
+  unregisterTableType,
 } from "../../src/config/tables.ts";
 import type { ConfigDiagnostic } from "../../src/config/types.ts";
 import { isolated, removeTempDirs, tempDir } from "./fixture.ts";
@@ -302,10 +303,16 @@ describe("registerTableType", () => {
   });
 
   test("users: is left to the queue until it registers", () => {
-    const { config, diagnostics } = buildConfig({ ...isolated, configDir: tempDir() });
-    expect(diagnostics).toEqual([]);
-    expect(() => config.tables("virtual_mailbox_maps")).toThrow(
-      "(built-in): virtual_mailbox_maps: unsupported dictionary type: users",
-    );
+    // Another test file in this process may have started a Master, which registers users:.
+    const saved = unregisterTableType("users");
+    try {
+      const { config, diagnostics } = buildConfig({ ...isolated, configDir: tempDir() });
+      expect(diagnostics).toEqual([]);
+      expect(() => config.tables("virtual_mailbox_maps")).toThrow(
+        "(built-in): virtual_mailbox_maps: unsupported dictionary type: users",
+      );
+    } finally {
+      if (saved) registerTableType("users", saved.factory, saved.options);
+    }
   });
 });
