@@ -59,6 +59,8 @@ interface ActiveMessage {
   /** Results of this round, by recipient index. */
   round: Map<number, RecipientOutcome>;
   cfg: Config;
+  /** Why the stored message turned out unreadable during this round (it goes to "corrupt"). */
+  corrupt?: string;
 }
 
 interface Job {
@@ -92,6 +94,8 @@ export class Qmgr {
   private scanScheduled = false;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private timerAt = 0;
+  /** When the timer last started a scan for deferred mail (Postfix's deferred queue run). */
+  private lastQueueRun = 0;
   private stopping = false;
   private inFlight = 0;
   private idleWaiters: (() => void)[] = [];
@@ -167,7 +171,17 @@ export class Qmgr {
         this.armTimer(Date.now() + 5000);
         return;
       }
-      for (const m of claimed) this.activate(m, cfg);
+      for (const m of claimed) {
+        // One damaged message must never stop the scheduler: it is set aside, the rest goes on.
+        try {
+          const bad = damage(m);
+          if (bad !== null) this.quarantine(m.id, bad);
+          else this.activate(m, cfg);
+        } catch (err) {
+          this.active.delete(m.id);
+          this.quarantine(m.id, `cannot schedule: ${errText(err)}`);
+        }
+      }
       if (claimed.length === batch) this.wake();
     }
     this.armTimer();
@@ -185,6 +199,10 @@ export class Qmgr {
       }
     }
     if (due === undefined) return;
+    // Deferred mail is taken by queue runs at most every $queue_run_delay, as Postfix's
+    // deferred queue scans are, so that retries due close together go in one batch. New mail,
+    // flushes and operator requeues do not wait for this: they call wake() directly.
+    due = Math.max(due, this.lastQueueRun + this.ctx.config().time("queue_run_delay") * 1000);
     if (this.timer && this.timerAt <= due) return;
     if (this.timer) clearTimeout(this.timer);
     this.timerAt = due;
@@ -192,6 +210,7 @@ export class Qmgr {
     const delay = Math.min(Math.max(0, due - Date.now()), 2_000_000_000);
     this.timer = setTimeout(() => {
       this.timer = null;
+      this.lastQueueRun = Date.now();
       this.wake();
     }, delay);
     this.timer.unref?.();
@@ -334,7 +353,7 @@ export class Qmgr {
         nexthop: dest.nexthop,
         cfg,
         service: svc,
-        body: () => this.ctx.queue.body(id),
+        body: () => this.watchBody(job.msg),
       });
     } catch (err) {
       promise = Promise.reject(err);
@@ -412,6 +431,12 @@ export class Qmgr {
     const id = msg.record.id;
     const now = Date.now();
     try {
+      // A result that owes the sender a notice moves the message to "bounce" first: a crash
+      // before the notice is queued then leaves it where start-up sends the notice again
+      // (finishBounceState), instead of a bounced recipient that nobody will ever report.
+      if (result.recipients.some((r) => this.owesNotice(msg.record, r))) {
+        this.ctx.queue.setState(id, "bounce");
+      }
       this.ctx.queue.recordResults(id, result.recipients);
     } catch (err) {
       log.warn(`${id}: cannot record delivery results: ${errText(err)}`);
@@ -469,6 +494,10 @@ export class Qmgr {
     const id = msg.record.id;
     const cfg = msg.cfg;
     try {
+      if (msg.corrupt !== undefined) {
+        this.quarantine(id, msg.corrupt);
+        return;
+      }
       const current = this.ctx.queue.get(id);
       if (!current) return; // deleted by an operator meanwhile
       const now = Date.now();
@@ -485,6 +514,8 @@ export class Qmgr {
         current.sender === "" ? "bounce_queue_lifetime" : "maximal_queue_lifetime",
       );
       if (deferred.length > 0 && isExpired(current.arrivalTime, now, lifetime)) {
+        // "bounce" before the results, for the same reason as in complete().
+        this.ctx.queue.setState(id, "bounce");
         this.ctx.queue.recordResults(
           id,
           deferred.map((r) => ({
@@ -544,6 +575,11 @@ export class Qmgr {
         this.ctx.onEvent?.({ kind: "removed", queueId: id });
       }
     } catch (err) {
+      // The notice could not read the original message back: no retry will fix that.
+      if ((err as { code?: string }).code === "CORRUPT") {
+        this.quarantine(id, errText(err));
+        return;
+      }
       log.warn(`${id}: cannot finish delivery attempt: ${errText(err)}`);
       try {
         this.ctx.queue.defer(
@@ -560,11 +596,51 @@ export class Qmgr {
     }
   }
 
-  /** A message found in the bounce state at start-up: send its notices again, then go on. */
+  /** The stored body, noting on the message when it cannot be read back whole. */
+  private *watchBody(msg: ActiveMessage): Generator<Uint8Array> {
+    try {
+      yield* this.ctx.queue.body(msg.record.id);
+    } catch (err) {
+      if ((err as { code?: string }).code === "CORRUPT") msg.corrupt ??= errText(err);
+      throw err;
+    }
+  }
+
+  /**
+   * Set a message aside in the corrupt state (Postfix's "corrupted queue file" moved to
+   * corrupt/): logged, kept for the operator (mailq, postcat, the API show it), never retried.
+   */
+  private quarantine(id: string, reason: string): void {
+    log.warn(`${id}: corrupted queue entry, moved to the corrupt queue: ${reason}`);
+    try {
+      this.ctx.queue.setState(id, "corrupt", reason);
+    } catch (err) {
+      log.warn(`${id}: cannot move to the corrupt queue: ${errText(err)}`);
+    }
+  }
+
+  /** This result makes a delivery status notification due (failure, or NOTIFY=SUCCESS). */
+  private owesNotice(m: MessageRecord, r: RecipientOutcome): boolean {
+    if (r.status === "bounced" || r.status === "expired") return true;
+    return (
+      r.status === "sent" &&
+      m.recipients.some((x) => x.index === r.index && x.notify.includes("SUCCESS"))
+    );
+  }
+
+  /**
+   * A message found in the bounce state at start-up: send its notices again (a crash came
+   * between a result that needs one and the notice; the ones of earlier rounds go again too,
+   * a duplicate rather than a loss), then go on.
+   */
   private async finishBounceState(m: MessageRecord): Promise<void> {
     const failed = m.recipients.filter((r) => r.status === "bounced" || r.status === "expired");
+    const succeeded = m.recipients.filter(
+      (r) => r.status === "sent" && r.notify.includes("SUCCESS"),
+    );
     try {
       if (failed.length > 0) await this.notify("failure", m, failed);
+      if (succeeded.length > 0) await this.notify("success", m, succeeded);
       const left = m.recipients.some((r) => r.status === "pending" || r.status === "deferred");
       if (left) this.ctx.queue.defer(m.id, Date.now(), m.reason ?? "deferred");
       else {
@@ -572,7 +648,8 @@ export class Qmgr {
         log.info(`${m.id}: removed`);
       }
     } catch (err) {
-      log.warn(`${m.id}: cannot finish bounce: ${errText(err)}`);
+      if ((err as { code?: string }).code === "CORRUPT") this.quarantine(m.id, errText(err));
+      else log.warn(`${m.id}: cannot finish bounce: ${errText(err)}`);
     }
     this.wake();
   }
@@ -631,6 +708,25 @@ function isSiteFailure(r: RecipientOutcome): boolean {
   return /^(connect to |lost connection with \S+ while (receiving the initial server greeting|performing the [EL]?HLO handshake)|conversation with \S+ timed out while receiving the initial server greeting|host \S+ refused to talk to me)/.test(
     r.diagnostic,
   );
+}
+
+const KNOWN_STATUS: ReadonlySet<string> = new Set([
+  "pending",
+  "sent",
+  "deferred",
+  "bounced",
+  "expired",
+]);
+
+/** What is wrong with a stored message that cannot be delivered as it is, or null. */
+function damage(m: MessageRecord): string | null {
+  if (m.recipients.length === 0) return "message without recipients";
+  for (const r of m.recipients) {
+    if (!KNOWN_STATUS.has(r.status)) return `recipient #${r.index}: unknown status "${r.status}"`;
+    if (typeof r.address !== "string") return `recipient #${r.index}: no address`;
+  }
+  if (typeof m.sender !== "string") return "no sender";
+  return null;
 }
 
 function errText(err: unknown): string {

@@ -388,6 +388,38 @@ describe("local and virtual delivery", () => {
     expect(readdirSync(join(dir, "tmp"))).toEqual([]);
   });
 
+  test("a virtual mailbox made with `posteix user add` receives mail in Maildir under virtual_mailbox_base", async () => {
+    const px = await posteix("virtual_mailbox_domains = example.org\n");
+    px.master.queue.users.add("alice@example.org", await Bun.password.hash("secret"));
+    const reply = await sendRaw(
+      px.port(),
+      "a@example.com",
+      ["Alice@Example.org"],
+      "Subject: virtual\n\nfor alice",
+    );
+    expect(reply).toMatch(/^250 /);
+    const dir = join(px.dir, "data", "vmail", "example.org", "alice");
+    const [file] = await waitFor("maildir file", () => {
+      const f = maildirFiles(dir);
+      return f.length > 0 ? f : undefined;
+    });
+    expect(file).toMatch(/^Return-Path: <a@example\.com>\nDelivered-To: alice@example\.org\n/);
+    expect(file).toContain("\nSubject: virtual\n");
+    // Not a user: refused at RCPT time.
+    const t = nodemailer.createTransport({
+      host: "127.0.0.1",
+      port: px.port(),
+      secure: false,
+      ignoreTLS: true,
+    });
+    const err = await t
+      .sendMail({ from: "a@example.com", to: "bob@example.org", text: "x" })
+      .catch((e) => e);
+    t.close();
+    expect(err.responseCode).toBe(550);
+    expect(err.response).toContain("User unknown in virtual mailbox table");
+  });
+
   test("aliases and virtual aliases expand", async () => {
     const mx = await peer();
     const px = await posteix(

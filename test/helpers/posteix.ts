@@ -62,6 +62,7 @@ export async function startPosteix(opts: PosteixOptions = {}): Promise<TestPoste
       "smtpd_peername_lookup = no",
       "minimal_backoff_time = 1s",
       "maximal_backoff_time = 4s",
+      "queue_run_delay = 1s",
       opts.mainCf ?? "",
     ].join("\n"),
   );
