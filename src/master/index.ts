@@ -31,7 +31,7 @@ import type { Config, MasterService } from "../config/types.ts";
 import { createAgents } from "../delivery/index.ts";
 import type { DeliveryAgent } from "../delivery/types.ts";
 import { createResolver, type Resolver, setDefaultResolver } from "../dns/index.ts";
-import { configureLog, flushLog, logger } from "../log/index.ts";
+import { configureLog, flushLog, logger, logOptionsFromConfig } from "../log/index.ts";
 import { Qmgr } from "../qmgr/index.ts";
 import { openQueue, type QueueStore } from "../queue/index.ts";
 import { Anvil } from "../smtpd/anvil.ts";
@@ -177,13 +177,9 @@ export class Master {
   }
 
   private applyLogConfig(cfg: Config): void {
-    configureLog({
-      file: cfg.str("maillog_file") ? cfg.path("maillog_file") : undefined,
-      format: cfg.str("log_format") === "json" ? "json" : "postfix",
-      hostname: cfg.str("myhostname"),
-      syslogName: cfg.str("syslog_name"),
-    });
+    configureLog(logOptionsFromConfig(cfg));
   }
+
 
   private makeResolver(cfg: Config): Resolver {
     const r = createResolver({
