@@ -201,10 +201,16 @@ export function formatMailqEntry(msg: MessageRecord, opts: TimeOptions = {}): st
   let idStatus = msg.id;
   if (msg.state === "active") idStatus += "*";
   else if (msg.state === "hold") idStatus += "!";
+  else if (msg.state === "corrupt") idStatus += "#";
   // %20.20s of asctime(): the first 20 characters, which end with the space before the year.
   const when = asctime(msg.arrivalTime, opts).slice(0, 20);
   let out = `${idStatus.padEnd(11)} ${String(msg.size).padStart(7)} ${when} ${showqAddress(msg.sender)}\n`;
   let savedReason = "";
+  if (msg.state === "corrupt") {
+    // Ours, not Postfix's (its showq skips corrupt/): say why the message is set aside.
+    savedReason = printable(`corrupt: ${msg.reason ?? "unreadable"}`);
+    out += `${" ".repeat(Math.max(0, 76 - savedReason.length))}(${savedReason})\n`;
+  }
   for (const r of showqRecipients(msg)) {
     // A "(reason)" line when the reason changes; "(reason unavailable)" after one with reason.
     if (r.why !== savedReason) {

@@ -180,7 +180,6 @@ export class Master {
     configureLog(logOptionsFromConfig(cfg));
   }
 
-
   private makeResolver(cfg: Config): Resolver {
     const r = createResolver({
       servers: cfg.list("dns_servers"),

@@ -22,18 +22,24 @@ export class GroupCommitter<T> {
   submit(item: T): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.pending.push({ item, resolve, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => this.flush());
-      }
+      this.schedule();
     });
+  }
+
+  /**
+   * Make sure the end-of-turn flush runs, even with nothing submitted: execute([]) then commits
+   * the other writes the owner gathered in this turn (the store's deferred scheduler writes).
+   */
+  schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => this.flush());
   }
 
   /** Run the pending batch now (also used by close(), so no requested commit is dropped). */
   flush(): void {
     this.scheduled = false;
     const batch = this.pending;
-    if (batch.length === 0) return;
     this.pending = [];
     let results: (Error | null)[];
     try {

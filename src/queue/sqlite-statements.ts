@@ -224,12 +224,26 @@ export function toMessage(row: MessageRow, recipients: RecipientRecord[]): Messa
     ret: row.ret,
     bodyType: row.body_type,
     smtputf8: row.smtputf8 !== 0,
-    client: row.client ? (JSON.parse(row.client) as ClientInfo) : null,
+    client: parseClient(row.client),
     messageId: row.message_id,
     origin: row.origin,
     warnedAt: row.warned_at,
     recipients,
   };
+}
+
+/**
+ * The client column is informational (logs, Received, the API): a damaged value must not make
+ * the whole message unreadable, nor stop a scan of many messages.
+ */
+function parseClient(text: string | null): ClientInfo | null {
+  if (!text) return null;
+  try {
+    const v = JSON.parse(text) as unknown;
+    return v !== null && typeof v === "object" ? (v as ClientInfo) : null;
+  } catch {
+    return null;
+  }
 }
 
 export function toEvent(r: EventRow): QueueEvent {
@@ -238,6 +252,17 @@ export function toEvent(r: EventRow): QueueEvent {
     id: r.id,
     time: r.time,
     kind: r.kind,
-    detail: JSON.parse(r.detail) as Record<string, unknown>,
+    detail: parseDetail(r.detail),
   };
+}
+
+/** A damaged event detail is shown as such rather than failing a whole event stream. */
+function parseDetail(text: string): Record<string, unknown> {
+  try {
+    const v = JSON.parse(text) as unknown;
+    if (v !== null && typeof v === "object" && !Array.isArray(v)) return v as Record<string, unknown>;
+  } catch {
+    // fall through
+  }
+  return { damaged: String(text).slice(0, 200) };
 }

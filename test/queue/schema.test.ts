@@ -104,7 +104,7 @@ test("integrity check reports a missing body chunk, and body() refuses it", asyn
     } catch (e) {
       err = e;
     }
-    expect((err as QueueError).code).toBe("QUEUE_ERROR");
+    expect((err as QueueError).code).toBe("CORRUPT");
     expect((err as QueueError).message).toContain("chunk 2 missing");
   } finally {
     q.close();
