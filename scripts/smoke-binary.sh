@@ -6,6 +6,7 @@
 set -euo pipefail
 bin=$(realpath "${1:-dist/posteix}")
 work=$(mktemp -d)
+chmod 755 "$work"   # run as root, posteix becomes $mail_owner and must reach its files
 pid=""
 cleanup() {
   if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then kill "$pid"; wait "$pid" || true; fi

@@ -57,6 +57,7 @@ commands:
   status               tell whether posteix is running
   check                validate configuration and queue database
   check --dns [DOMAIN...]   DNS records for deliverability (MX, PTR, SPF, DKIM, DMARC, ...)
+  check --repair       salvage a damaged queue database (with posteix stopped)
   init [DIR]           write commented main.cf and master.cf
   postconf ...         show or edit main.cf (Postfix postconf)
   mailq | postqueue | postsuper | postcat   queue tools with Postfix's flags

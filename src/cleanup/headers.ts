@@ -48,6 +48,8 @@ export class HeaderSplitter {
   private headerBytes = 0;
   private done = false;
   private truncated = false;
+  /** Bytes of the pending line dropped already (a continuation past the field limit). */
+  private dropped = 0;
 
   constructor(
     private readonly emit: (ev: SplitEvent) => void,
@@ -76,7 +78,8 @@ export class HeaderSplitter {
       const end = nl > pos && text.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
       const line = text.slice(pos, end);
       const next = nl + 1;
-      this.headerBytes += next - pos;
+      this.headerBytes += next - pos + this.dropped;
+      this.dropped = 0;
       if (line === "") {
         this.finish(false);
         pos = next;
@@ -88,7 +91,7 @@ export class HeaderSplitter {
           this.current.raw += `\r\n${line}`;
         else this.truncated = true;
       } else {
-        const n = headerNameLength(line);
+        const n = this.fieldName(line);
         if (n === -1 || this.headerBytes > this.maxHeaderBytes) {
           // Not a header (or too much header): the body starts with this line, and cleanup
           // inserts the missing blank line, as Postfix's cleanup does.
@@ -109,13 +112,41 @@ export class HeaderSplitter {
       if (rest.length > 0) this.emit({ kind: "body", bytes: Buffer.from(rest, "latin1") });
     } else {
       this.pending = text.slice(pos);
-      if (this.pending.length > this.maxFieldBytes + 2) {
-        // An endless header line: cut it to the limit and keep reading.
-        this.pending = this.pending.slice(0, this.maxFieldBytes);
-        this.truncated = true;
-      }
+      if (this.pending.length > this.maxFieldBytes + 2) this.longLine();
     }
     text = "";
+  }
+
+  /**
+   * A line still arriving has grown past a field's limit. Decided now, exactly as it will be
+   * once complete, so that how the content is chunked never changes the message: a
+   * continuation cannot fit any more (only enough of it is kept to know that); a line that is
+   * no field, or would overflow the section, is body and goes on whole; a field still arriving
+   * is kept whole (bounded by the section limit) until its end.
+   */
+  private longLine(): void {
+    const line = this.pending;
+    if ((line[0] === " " || line[0] === "\t") && this.current) {
+      const keep = this.maxFieldBytes + 2;
+      this.dropped += line.length - keep;
+      this.pending = line.slice(0, keep);
+      this.truncated = true;
+      return;
+    }
+    if (this.fieldName(line) === -1 || this.headerBytes + line.length > this.maxHeaderBytes) {
+      this.pending = "";
+      this.finish(true);
+      this.emit({ kind: "body", bytes: Buffer.from(line, "latin1") });
+    }
+  }
+
+  /**
+   * The field name length of a line, or -1 when it is no header field. The colon must come
+   * within the field limit: a line is classified by its start alone, whatever its length.
+   */
+  private fieldName(line: string): number {
+    const limit = this.maxFieldBytes + 2;
+    return headerNameLength(line.length > limit ? line.slice(0, limit) : line);
   }
 
   /** End of message. A message without a body or without a final CRLF is handled here. */
@@ -124,14 +155,26 @@ export class HeaderSplitter {
     if (this.pending.length > 0) {
       const line = this.pending;
       this.pending = "";
-      if ((line[0] === " " || line[0] === "\t") && this.current) this.current.raw += `\r\n${line}`;
-      else if (headerNameLength(line) !== -1) {
-        this.flushCurrent();
-        this.current = { name: line.slice(0, headerNameLength(line)), raw: line };
+      this.headerBytes += line.length + this.dropped;
+      this.dropped = 0;
+      // The same rules as for a line with its line end (write()).
+      if ((line[0] === " " || line[0] === "\t") && this.current) {
+        if (this.current.raw.length + line.length + 2 <= this.maxFieldBytes)
+          this.current.raw += `\r\n${line}`;
+        else this.truncated = true;
       } else {
-        this.finish(true);
-        this.emit({ kind: "body", bytes: Buffer.from(line, "latin1") });
-        return;
+        const n = this.fieldName(line);
+        if (n === -1 || this.headerBytes > this.maxHeaderBytes) {
+          this.finish(true);
+          this.emit({ kind: "body", bytes: Buffer.from(line, "latin1") });
+          return;
+        }
+        this.flushCurrent();
+        this.current = {
+          name: line.slice(0, n),
+          raw: line.length <= this.maxFieldBytes ? line : line.slice(0, this.maxFieldBytes),
+        };
+        if (line.length > this.maxFieldBytes) this.truncated = true;
       }
     }
     this.finish(false);

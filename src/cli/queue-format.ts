@@ -208,8 +208,8 @@ export function formatMailqEntry(msg: MessageRecord, opts: TimeOptions = {}): st
   let savedReason = "";
   if (msg.state === "corrupt") {
     // Ours, not Postfix's (its showq skips corrupt/): say why the message is set aside.
-    savedReason = printable(`corrupt: ${msg.reason ?? "unreadable"}`);
-    out += `${" ".repeat(Math.max(0, 76 - savedReason.length))}(${savedReason})\n`;
+    const why = printable(msg.reason ? `corrupt: ${msg.reason}` : "corrupt");
+    out += `${" ".repeat(Math.max(0, 76 - why.length))}(${why})\n`;
   }
   for (const r of showqRecipients(msg)) {
     // A "(reason)" line when the reason changes; "(reason unavailable)" after one with reason.

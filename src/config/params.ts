@@ -173,6 +173,14 @@ export const PARAMS = {
   smtpd_banner: s("$myhostname ESMTP $mail_name", "Text after 220 in the SMTP greeting."),
   smtpd_timeout: time("300s", "Time to wait for a client command or data."),
   smtpd_starttls_timeout: time("300s", "Time limit for the TLS handshake."),
+  smtpd_per_request_deadline: bool(
+    "yes",
+    "smtpd_timeout bounds a whole command (DATA/BDAT: see smtpd_min_data_rate), not each read; yes here (Postfix: no) so that a byte-a-second client is cut.",
+  ),
+  smtpd_min_data_rate: int(
+    "500",
+    "With smtpd_per_request_deadline: bytes/s of DATA/BDAT that keep extending the deadline (never past smtpd_timeout).",
+  ),
   smtpd_hard_error_limit: int("20", "Errors after which the session is ended with 421."),
   smtpd_soft_error_limit: int("10", "Errors after which each reply is delayed."),
   smtpd_error_sleep_time: time("1s", "Delay of replies once $smtpd_soft_error_limit is reached."),

@@ -8,6 +8,10 @@
  * connections, sessions and deliveries in flight get time to finish, nothing acknowledged is
  * lost (the queue is durable; what was active is requeued at the next start).
  *
+ * Start-up refuses a damaged queue database (PRAGMA quick_check) and names the command that
+ * salvages it (`posteix check --repair`). Started as root by `posteix run`, it binds its ports,
+ * then runs as $mail_owner for good (privileges.ts); deliveries start only after that switch.
+ *
  * TLS: one TlsManager for the process (src/tls): the configured certificate or a self-signed one
  * generated for $myhostname on first start, served by every smtpd service (each service's -o
  * overrides decide smtpd_tls_security_level and smtpd_tls_wrappermode) and by the API with
@@ -15,12 +19,12 @@
  * AUTH: one user table and one per-client lockout shared by the services with
  * smtpd_sasl_auth_enable (src/auth).
  *
- * Parameters: queue_directory, data_directory, pid_file, maillog_file, log_format,
+ * Parameters: queue_directory, data_directory, pid_file, mail_owner, maillog_file, log_format,
  * syslog_name, dns_servers, dns_timeout, smtpd_tls_* (src/tls), smtpd_auth_failure_limit,
  * smtpd_auth_lockout_time, and master.cf.
  */
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import type { ApiServer } from "../api/index.ts";
 import { AuthLockout } from "../auth/lockout.ts";
 import { createSmtpdAuth } from "../auth/smtpd-auth.ts";
@@ -33,12 +37,13 @@ import type { DeliveryAgent } from "../delivery/types.ts";
 import { createResolver, type Resolver, setDefaultResolver } from "../dns/index.ts";
 import { configureLog, flushLog, logger, logOptionsFromConfig } from "../log/index.ts";
 import { Qmgr } from "../qmgr/index.ts";
-import { openQueue, type QueueStore } from "../queue/index.ts";
+import { openQueue, type QueueStore, quickCheck } from "../queue/index.ts";
 import { Anvil } from "../smtpd/anvil.ts";
 import { type SmtpdServer, type SmtpdTls, startSmtpd } from "../smtpd/index.ts";
 import { TlsManager } from "../tls/manager.ts";
 import { certificateChainPem } from "../tls/server-cert.ts";
 import { type ControlServer, listenControl } from "./control.ts";
+import { dropPrivileges, ensureMailOwner, runningAsRoot } from "./privileges.ts";
 import { registerQueueTables } from "./tables.ts";
 
 const log = logger("master");
@@ -47,6 +52,11 @@ export interface MasterOptions {
   configDir: string | null;
   /** Print the start-up summary (where things are) on standard output. */
   banner?: boolean;
+  /**
+   * Started as root: bind the ports, then run as $mail_owner (the daemon; tests running a
+   * Master inside their own process leave this off).
+   */
+  dropPrivileges?: boolean;
 }
 
 export interface Listener {
@@ -74,6 +84,8 @@ export class Master {
   tls: TlsManager | null = null;
   private lockout!: AuthLockout;
   private stopped: Promise<void> | null = null;
+  /** start() has finished (a reload may then fail a service without failing the daemon). */
+  private started = false;
   private stopResolve!: () => void;
   readonly done: Promise<void>;
 
@@ -89,15 +101,30 @@ export class Master {
     this.applyLogConfig(this.cfg);
     for (const d of this.cfg.diagnostics) log.warn(`${d.file}, line ${d.line}: ${d.message}`);
 
+    const dropping = this.opts.dropPrivileges === true && runningAsRoot();
+    if (dropping) {
+      // Everything made from here on is private; the account must exist before anything.
+      process.umask(0o077);
+      ensureMailOwner(this.cfg.str("mail_owner").trim());
+    }
     const queueDir = this.cfg.path("queue_directory");
     mkdirSync(queueDir, { recursive: true, mode: 0o750 });
     mkdirSync(this.cfg.path("data_directory"), { recursive: true, mode: 0o750 });
+    // A damaged database is refused before anything writes to it (see src/queue/salvage.ts).
+    const health = quickCheck(queueDir);
+    if (health[0] !== "ok") throw new Error(damagedQueueText(this.cfg, health));
     const sizeLimit = this.cfg.size("queue_database_size_limit");
-    this.queue = openQueue({
-      directory: queueDir,
-      chunkSize: this.cfg.size("queue_body_chunk_size"),
-      maxBytes: sizeLimit > 0 ? sizeLimit : undefined,
-    });
+    try {
+      this.queue = openQueue({
+        directory: queueDir,
+        chunkSize: this.cfg.size("queue_body_chunk_size"),
+        maxBytes: sizeLimit > 0 ? sizeLimit : undefined,
+      });
+    } catch (err) {
+      if ((err as { code?: string }).code === "CORRUPT")
+        throw new Error(damagedQueueText(this.cfg, [(err as Error).message]));
+      throw err;
+    }
     registerQueueTables(this.queue, queueDir);
 
     this.resolver = this.makeResolver(this.cfg);
@@ -117,7 +144,6 @@ export class Master {
       newCleanup,
       onEvent: () => this.notifyEvents(),
     });
-    this.qmgr.start();
 
     // A broken certificate is a configuration error like any other: named, and fatal at start.
     this.tls = await TlsManager.create(this.cfg);
@@ -136,6 +162,26 @@ export class Master {
     const pidFile = this.cfg.path("pid_file");
     mkdirSync(dirname(pidFile), { recursive: true });
     writeFileSync(pidFile, `${process.pid}\n`);
+    if (dropping) {
+      // Ports bound, files made: from here on as $mail_owner, for good.
+      const paths = [queueDir, this.cfg.path("data_directory")];
+      if (this.cfg.str("maillog_file")) paths.push(this.cfg.path("maillog_file"));
+      // Virtual mailboxes are written as $mail_owner: a base made here is given to it (one
+      // that exists is the operator's to give: deliveries defer, saying why, until it is).
+      const vbase = this.cfg.str("virtual_mailbox_base").trim()
+        ? this.cfg.path("virtual_mailbox_base")
+        : "";
+      if (vbase && !existsSync(vbase)) {
+        mkdirSync(vbase, { recursive: true, mode: 0o700 });
+        paths.push(vbase);
+      }
+      const readable = this.cfg.configDir ? [join(this.cfg.configDir, "main.cf")] : [];
+      const owner = dropPrivileges(this.cfg, paths, readable);
+      if (owner) log.info(`running as ${owner.name} (uid ${owner.uid}, gid ${owner.gid})`);
+    }
+    // Deliveries start only now, with the rights they keep.
+    this.qmgr.start();
+    this.started = true;
     log.info(
       `daemon started -- version ${this.cfg.str("mail_version")}, configuration ${this.cfg.configDir ?? "(built-in defaults)"}`,
     );
@@ -213,24 +259,39 @@ export class Master {
         existing.service = service;
         continue;
       }
-      const server = await startSmtpd({
-        service,
-        cfg: svcCfg,
-        ctx: {
-          newCleanup: (input) => openCleanup(this.cleanupContext(svcCfg), input),
-          resolver: this.resolver,
-          anvil: this.anvil,
-          ...this.securityContext(svcCfg),
-          // ETRN (RFC 1985): deliver deferred mail for that site now.
-          flush: (domain) => {
-            this.qmgr.flush(domain);
-            return true;
-          },
-        },
-      });
+      let server: SmtpdServer;
+      try {
+        server = await this.startService(service, svcCfg);
+      } catch (err) {
+        // At start a listener that cannot bind is fatal; on a reload (a privileged port after
+        // the switch to $mail_owner, an address in use) the rest of the services go on.
+        if (!this.started) throw err;
+        log.error(
+          `cannot start service ${name}: ${err instanceof Error ? err.message : String(err)}`,
+        );
+        continue;
+      }
       this.listeners.set(name, { service, server });
       log.info(`listening for ${name} on ${service.host || "*"}:${server.port}`);
     }
+  }
+
+  private startService(service: MasterService, svcCfg: Config): Promise<SmtpdServer> {
+    return startSmtpd({
+      service,
+      cfg: svcCfg,
+      ctx: {
+        newCleanup: (input) => openCleanup(this.cleanupContext(svcCfg), input),
+        resolver: this.resolver,
+        anvil: this.anvil,
+        ...this.securityContext(svcCfg),
+        // ETRN (RFC 1985): deliver deferred mail for that site now.
+        flush: (domain) => {
+          this.qmgr.flush(domain);
+          return true;
+        },
+      },
+    });
   }
 
   /**
@@ -350,4 +411,16 @@ export class Master {
     lines.push(`  log:           ${this.cfg.str("maillog_file") || "standard error"}`);
     process.stdout.write(`${lines.join("\n")}\n`);
   }
+}
+
+/** Why posteix will not start on this queue database, and the command that repairs it. */
+function damagedQueueText(cfg: Config, problems: string[]): string {
+  const db = `${cfg.path("queue_directory")}/queue.db`;
+  const dir = cfg.configDir ? ` -c ${cfg.configDir}` : "";
+  return (
+    `queue database ${db} is damaged (${problems.slice(0, 3).join("; ")}); not starting on it, ` +
+    `so that nothing more is lost. Stop every posteix process, then salvage it with: ` +
+    `posteix${dir} check --repair (every readable message goes into a new database; the ` +
+    `damaged one is kept as queue.db.damaged-TIME)`
+  );
 }

@@ -97,6 +97,8 @@ export class Qmgr {
   /** When the timer last started a scan for deferred mail (Postfix's deferred queue run). */
   private lastQueueRun = 0;
   private stopping = false;
+  /** start() has run: before it, wake() must not claim what recovery is about to requeue. */
+  private started = false;
   private inFlight = 0;
   private idleWaiters: (() => void)[] = [];
 
@@ -109,6 +111,7 @@ export class Qmgr {
     if (orphansRemoved > 0) log.info(`removed ${orphansRemoved} orphaned body chunk(s)`);
     // Messages caught between their last delivery and their notices: finish them now.
     for (const m of this.ctx.queue.iterate({ state: "bounce" })) void this.finishBounceState(m);
+    this.started = true;
     this.wake();
   }
 
@@ -122,7 +125,7 @@ export class Qmgr {
 
   /** Something may be due: scan soon (coalesced within one event-loop turn). */
   wake(): void {
-    if (this.scanScheduled || this.stopping) return;
+    if (this.scanScheduled || this.stopping || !this.started) return;
     this.scanScheduled = true;
     setImmediate(() => {
       this.scanScheduled = false;

@@ -13,7 +13,8 @@ import { QueueError, toQueueError } from "./errors.ts";
 import type { CommitOptions, MessageDraft } from "./store.ts";
 import type { NewMessage } from "./types.ts";
 
-const FIRST_BUFFER = 16 * 1024;
+/** Most mail is a few KB: a bigger first buffer is mostly garbage for the collector. */
+const FIRST_BUFFER = 4 * 1024;
 
 export interface DraftHost {
   readonly chunkSize: number;

@@ -3,7 +3,9 @@
  * so one WAL fsync makes a whole batch durable (BUN-NOTES: ~2,500 single-message fsync commits
  * per second against tens of thousands batched). setImmediate runs after the I/O callbacks of
  * the current turn, so the data of all sockets that became readable together lands in one
- * batch. Every promise settles only after execute() returned, i.e. after COMMIT.
+ * batch. Every promise settles only after execute() returned, i.e. after COMMIT, and, when
+ * the owner gives a `durable` step, after that step (the WAL's fsync, run off the event loop)
+ * has finished: until then the event loop goes on serving other sessions.
  */
 
 interface Pending<T> {
@@ -16,8 +18,14 @@ export class GroupCommitter<T> {
   private pending: Pending<T>[] = [];
   private scheduled = false;
 
-  /** execute() runs one transaction for the batch and returns one error (or null) per item. */
-  constructor(private readonly execute: (items: T[]) => (Error | null)[]) {}
+  /**
+   * execute() runs one transaction for the batch and returns one error (or null) per item;
+   * durable() makes what it committed durable (the items without error wait for it).
+   */
+  constructor(
+    private readonly execute: (items: T[]) => (Error | null)[],
+    private readonly durable?: () => Promise<void>,
+  ) {}
 
   submit(item: T): Promise<void> {
     return new Promise<void>((resolve, reject) => {
@@ -48,10 +56,24 @@ export class GroupCommitter<T> {
       const e = err instanceof Error ? err : new Error(String(err));
       results = batch.map(() => e);
     }
+    const ok: Pending<T>[] = [];
     for (let i = 0; i < batch.length; i++) {
       const err = results[i];
       if (err) batch[i].reject(err);
-      else batch[i].resolve();
+      else ok.push(batch[i]);
     }
+    if (ok.length === 0) return;
+    if (!this.durable) {
+      for (const p of ok) p.resolve();
+      return;
+    }
+    this.durable().then(
+      () => {
+        for (const p of ok) p.resolve();
+      },
+      (err) => {
+        for (const p of ok) p.reject(err);
+      },
+    );
   }
 }

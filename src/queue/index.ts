@@ -23,6 +23,7 @@ import type { OpenQueueOptions, QueueStore } from "./store.ts";
 
 export { QueueError, type QueueErrorCode } from "./errors.ts";
 export { isQueueId } from "./queue-id.ts";
+export { quickCheck, type SalvageReport, salvageQueue } from "./salvage.ts";
 export type {
   CommitOptions,
   MessageDraft,

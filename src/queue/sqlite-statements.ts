@@ -168,17 +168,19 @@ export function prepareStatements(db: Database) {
     ),
 
     integrity: p("PRAGMA integrity_check"),
+    // Messages already in the corrupt state are known damage, set aside: not reported again.
     badBodies: p(
       `SELECT id, chunks, size, n, bytes FROM (
          SELECT m.id, m.chunks, m.size,
            (SELECT count(*) FROM chunks c WHERE c.id = m.id) AS n,
            (SELECT coalesce(sum(length(c.data)), 0) FROM chunks c WHERE c.id = m.id) AS bytes
-         FROM messages m)
+         FROM messages m WHERE m.state <> 'corrupt')
        WHERE n <> chunks OR bytes <> size LIMIT 100`,
     ),
     noRecipients: p(
       `SELECT m.id FROM messages m
-       WHERE NOT EXISTS (SELECT 1 FROM recipients r WHERE r.id = m.id) LIMIT 100`,
+       WHERE m.state <> 'corrupt'
+         AND NOT EXISTS (SELECT 1 FROM recipients r WHERE r.id = m.id) LIMIT 100`,
     ),
     strayRecipients: p(
       `SELECT DISTINCT r.id FROM recipients r
@@ -260,7 +262,8 @@ export function toEvent(r: EventRow): QueueEvent {
 function parseDetail(text: string): Record<string, unknown> {
   try {
     const v = JSON.parse(text) as unknown;
-    if (v !== null && typeof v === "object" && !Array.isArray(v)) return v as Record<string, unknown>;
+    if (v !== null && typeof v === "object" && !Array.isArray(v))
+      return v as Record<string, unknown>;
   } catch {
     // fall through
   }

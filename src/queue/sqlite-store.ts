@@ -4,14 +4,21 @@
  * their text (bun's own query cache keeps only 20).
  *
  * Durability, in three grades:
- *  - message acceptance (draft commit, via group commit), operator commands and users:
- *    synchronous=FULL, i.e. the WAL is fsynced before the call returns;
+ *  - message acceptance (draft commit, via group commit): the batch commits at
+ *    synchronous=NORMAL, then the WAL file is fsynced on a worker thread (node:fs fsync) and
+ *    only then do the commits resolve. That is what synchronous=FULL does in WAL mode (SQLite's
+ *    FULL only adds one fsync of the WAL after the commit frame; the WAL header is synced at
+ *    both levels), without blocking the event loop for the fsync: sessions go on being served
+ *    while it runs, and commits arriving meanwhile share the next fsync. A message is not
+ *    claimed for delivery before its fsync (see `unsynced`);
+ *  - operator commands and users: synchronous=FULL, i.e. the WAL is fsynced before the call
+ *    returns;
  *  - scheduler moves (claim, results, defer, remove, warnings) and events: synchronous=NORMAL.
  *    A crash may undo the last of them, which only repeats a delivery attempt (DESIGN.md: "a
  *    crash can cause a duplicate, never a loss"), and because a WAL only ever loses a suffix,
  *    any later FULL commit makes them durable too. One fsync per delivered message would cap
  *    delivery at ~2,500 messages/s;
- *  - spilled body chunks: NORMAL, covered by their message's FULL commit.
+ *  - spilled body chunks: NORMAL, covered by their message's commit and fsync.
  * Scheduler moves do not commit one by one: each joins the event-loop turn's open transaction
  * in a SAVEPOINT of its own (so it fails alone) and the turn ends with one COMMIT, shared with
  * the turn's group commit when there is one (see tx()). Every move touches the same dozen
@@ -22,7 +29,7 @@
  */
 
 import type { Database, Statement } from "bun:sqlite";
-import { mkdirSync } from "node:fs";
+import { closeSync, fstatSync, fsync, fsyncSync, mkdirSync, openSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { type CommitJob, type DraftHost, SqliteDraft } from "./draft.ts";
 import { QueueError, toQueueError } from "./errors.ts";
@@ -93,6 +100,14 @@ const DYNAMIC_CACHE_MAX = 128;
 
 /** Queue IDs of the drafts open in this process, across all stores (tests open several). */
 const liveDrafts = new Set<string>();
+/**
+ * The open stores of this process. A store's deferred writes hold the write lock until the
+ * end of the turn; another store of the same process (a queue tool run in-process, tests) that
+ * wants to write would wait for a turn that cannot end while it waits, so it commits them
+ * first (othersSettle()); one that reads sees them too, as a separate process would a moment
+ * later.
+ */
+const openStores = new Set<SqliteQueueStore>();
 
 const STATE_EVENT: Record<QueueState, string> = {
   incoming: "requeued",
@@ -150,6 +165,13 @@ export class SqliteQueueStore implements QueueStore, DraftHost {
    */
   private deferred: (() => void)[] = [];
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Committed messages whose WAL fsync has not finished: not to be delivered yet. */
+  private readonly unsynced = new Set<string>();
+  /** Committed since the last fsync started. */
+  private toSync: string[] = [];
+  private syncWaiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
+  private syncing = false;
+  private walFd: number | null = null;
 
   constructor(
     private readonly db: Database,
@@ -166,14 +188,31 @@ export class SqliteQueueStore implements QueueStore, DraftHost {
       closeQuietly(db);
       throw toQueueError(err, `cannot prepare ${path}`);
     }
-    this.committer = new GroupCommitter((jobs) => this.executeBatch(jobs));
+    this.committer = new GroupCommitter(
+      (jobs) => this.executeBatch(jobs),
+      () => this.syncWal(),
+    );
     this.users = new SqliteUserStore(db, (what, fn) => this.tx(true, what, fn));
+    openStores.add(this);
+    this.othersSettle();
   }
 
   close(): void {
     if (this.closed) return;
+    openStores.delete(this);
     this.committer.flush();
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.walFd !== null) {
+      // Commits whose fsync is still queued or running: durable before the store goes away.
+      if (this.toSync.length > 0 || this.syncing || this.syncWaiters.length > 0) {
+        try {
+          fsyncSync(this.walFd);
+        } catch {
+          // Their callbacks report the error.
+        }
+      }
+      if (!this.syncing && this.syncWaiters.length === 0) this.closeWal();
+    }
     const gone = new QueueError("QUEUE_ERROR", "queue closed");
     for (const d of this.drafts.values()) {
       d.fail(gone);
@@ -214,6 +253,7 @@ export class SqliteQueueStore implements QueueStore, DraftHost {
     this.checkOpen();
     // Outside the turn's transaction: a later rollback of it must not take a stored chunk.
     this.settleQuietly();
+    this.othersSettle();
     try {
       const r = this.s.insertChunk.run(id, seq, Date.now(), data);
       this.counters.spilledChunks++;
@@ -260,67 +300,124 @@ export class SqliteQueueStore implements QueueStore, DraftHost {
       return errors;
     }
     let todo = jobs.map((_, i) => i);
-    try {
-      this.setSync(true);
-    } catch (err) {
-      const e = toQueueError(err, "group commit");
-      return jobs.map(() => e);
-    }
-    try {
-      while (todo.length > 0) {
-        try {
-          // The turn's scheduler writes ride along: one COMMIT, one fsync for everything.
-          this.ensureTx();
-        } catch (err) {
-          const e = toQueueError(err, "group commit");
-          for (const i of todo) errors[i] = e;
-          break;
-        }
-        const done: number[] = [];
-        let again: number[] | null = null;
-        for (let k = 0; k < todo.length; k++) {
-          const i = todo[k];
-          try {
-            this.s.savepoint.run();
-            this.storeMessage(jobs[i]);
-            this.s.release.run();
-            done.push(i);
-          } catch (err) {
-            errors[i] = toQueueError(err, `${jobs[i].draft.id}: commit`);
-            if (this.db.inTransaction && this.undoSavepoint()) continue;
-            again = [...done, ...todo.slice(k + 1)];
-            break;
-          }
-        }
-        if (again) {
-          if (this.db.inTransaction) this.s.rollback.run();
-          todo = again;
-          continue;
-        }
-        try {
-          this.s.commit.run();
-          this.deferred = [];
-          this.localChanges++;
-          this.counters.commitBatches++;
-          this.counters.committedMessages += done.length;
-        } catch (err) {
-          if (this.db.inTransaction) this.s.rollback.run();
-          const e = toQueueError(err, "group commit");
-          for (const i of done) errors[i] = e;
-        }
+    while (todo.length > 0) {
+      try {
+        // The turn's scheduler writes ride along: one COMMIT and one fsync for everything.
+        this.ensureTx();
+      } catch (err) {
+        const e = toQueueError(err, "group commit");
+        for (const i of todo) errors[i] = e;
         break;
       }
-    } finally {
-      try {
-        this.setSync(false);
-      } catch {
-        // Only costs speed: the next transactions would fsync too.
+      const done: number[] = [];
+      let again: number[] | null = null;
+      for (let k = 0; k < todo.length; k++) {
+        const i = todo[k];
+        try {
+          this.s.savepoint.run();
+          this.storeMessage(jobs[i]);
+          this.s.release.run();
+          done.push(i);
+        } catch (err) {
+          errors[i] = toQueueError(err, `${jobs[i].draft.id}: commit`);
+          if (this.db.inTransaction && this.undoSavepoint()) continue;
+          again = [...done, ...todo.slice(k + 1)];
+          break;
+        }
       }
+      if (again) {
+        // ensureTx() replays the scheduler writes this rollback takes.
+        if (this.db.inTransaction) this.s.rollback.run();
+        todo = again;
+        continue;
+      }
+      try {
+        this.s.commit.run();
+        this.deferred = [];
+        this.localChanges++;
+        this.counters.commitBatches++;
+        this.counters.committedMessages += done.length;
+        for (const i of done) {
+          const id = jobs[i].draft.id;
+          this.unsynced.add(id);
+          this.toSync.push(id);
+        }
+      } catch (err) {
+        if (this.db.inTransaction) this.s.rollback.run();
+        const e = toQueueError(err, "group commit");
+        for (const i of done) errors[i] = e;
+      }
+      break;
     }
     // A rollback took scheduler writes with it: the next turn replays them.
     if (this.deferred.length > 0 && !this.db.inTransaction) this.committer.schedule();
     for (const e of errors) if (e) this.counters.failedCommits++;
     return errors;
+  }
+
+  /**
+   * Make the group commits so far durable: one fsync of the WAL on a worker thread. Commits
+   * that arrive while one runs wait for the next, which covers all of them.
+   */
+  private syncWal(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.syncWaiters.push({ resolve, reject });
+      if (!this.syncing) this.startSync();
+    });
+  }
+
+  private startSync(): void {
+    const waiters = this.syncWaiters;
+    const ids = this.toSync;
+    this.syncWaiters = [];
+    this.toSync = [];
+    this.syncing = true;
+    const done = (err: Error | null) => {
+      this.syncing = false;
+      for (const id of ids) this.unsynced.delete(id);
+      if (err) {
+        const e = new QueueError("QUEUE_ERROR", `fsync of ${this.path}-wal: ${err.message}`);
+        for (const w of waiters) w.reject(e);
+      } else for (const w of waiters) w.resolve();
+      if (this.syncWaiters.length > 0) this.startSync();
+      else if (this.closed) this.closeWal();
+    };
+    let fd: number;
+    try {
+      fd = this.openWal();
+    } catch (err) {
+      done(err instanceof Error ? err : new Error(String(err)));
+      return;
+    }
+    fsync(fd, (err) => done(err));
+  }
+
+  /**
+   * Our own descriptor of the WAL file, for fsync. SQLite keeps that file (same inode) while
+   * any connection is open, ours included; checked anyway, it costs two stat calls.
+   */
+  private openWal(): number {
+    const path = `${this.path}-wal`;
+    if (this.walFd !== null) {
+      try {
+        if (statSync(path).ino === fstatSync(this.walFd).ino) return this.walFd;
+      } catch {
+        // Reopened below.
+      }
+      this.closeWal();
+    }
+    this.walFd = openSync(path, "r");
+    return this.walFd;
+  }
+
+  private closeWal(): void {
+    if (this.walFd === null) return;
+    try {
+      closeSync(this.walFd);
+    } catch {
+      // Nothing to do.
+    }
+    this.walFd = null;
   }
 
   private undoSavepoint(): boolean {
@@ -569,26 +666,32 @@ export class SqliteQueueStore implements QueueStore, DraftHost {
   claimDue(now: number, limit: number): MessageRecord[] {
     if (!Number.isSafeInteger(limit) || limit < 1) return [];
     let claimed: string[] = [];
-    return this.tx(false, "claiming due messages", () => {
-      type Due = { id: string; arrival: number };
-      const incoming = this.s.dueIncoming.all(limit) as Due[];
-      const deferred = this.s.dueDeferred.all(now, limit) as Due[];
-      const half = Math.ceil(limit / 2);
-      const nIn = Math.min(incoming.length, Math.max(half, limit - deferred.length));
-      const nDef = Math.min(deferred.length, limit - nIn);
-      const picked = incoming.slice(0, nIn).concat(deferred.slice(0, nDef));
-      picked.sort((a, b) => a.arrival - b.arrival || (a.id < b.id ? -1 : 1));
-      const rows: MessageRow[] = [];
-      for (const { id } of picked) {
-        this.s.activate.run(id);
-        rows.push(this.s.message.get(id) as MessageRow);
-      }
-      claimed = picked.map((p) => p.id);
-      return this.withRecipients(rows);
-    }, () => {
-      // Redone after a rollback: the same messages the caller got, never new ones.
-      for (const id of claimed) this.s.activate.run(id);
-    });
+    return this.deferTx(
+      "claiming due messages",
+      () => {
+        type Due = { id: string; arrival: number };
+        let incoming = this.s.dueIncoming.all(limit) as Due[];
+        // Committed but not yet fsynced: no delivery before the 250 (their sync wakes qmgr).
+        if (this.unsynced.size > 0) incoming = incoming.filter((d) => !this.unsynced.has(d.id));
+        const deferred = this.s.dueDeferred.all(now, limit) as Due[];
+        const half = Math.ceil(limit / 2);
+        const nIn = Math.min(incoming.length, Math.max(half, limit - deferred.length));
+        const nDef = Math.min(deferred.length, limit - nIn);
+        const picked = incoming.slice(0, nIn).concat(deferred.slice(0, nDef));
+        picked.sort((a, b) => a.arrival - b.arrival || (a.id < b.id ? -1 : 1));
+        const rows: MessageRow[] = [];
+        for (const { id } of picked) {
+          this.s.activate.run(id);
+          rows.push(this.s.message.get(id) as MessageRow);
+        }
+        claimed = picked.map((p) => p.id);
+        return this.withRecipients(rows);
+      },
+      () => {
+        // Redone after a rollback: the same messages the caller got, never new ones.
+        for (const id of claimed) this.s.activate.run(id);
+      },
+    );
   }
 
   nextDueTime(): number | null {
@@ -599,7 +702,7 @@ export class SqliteQueueStore implements QueueStore, DraftHost {
   recordResults(id: string, results: RecipientResult[]): void {
     const key = id.toUpperCase();
     const now = Date.now();
-    this.tx(false, `${key}: recording results`, () => {
+    this.deferTx(`${key}: recording results`, () => {
       this.mustExist(key);
       for (const r of results) {
         if (!RESULT_STATUSES.has(r.status)) {
@@ -633,7 +736,7 @@ export class SqliteQueueStore implements QueueStore, DraftHost {
    */
   defer(id: string, nextAttempt: number, reason: string): void {
     const key = id.toUpperCase();
-    this.tx(false, `${key}: deferring`, () => {
+    this.deferTx(`${key}: deferring`, () => {
       const cur = this.mustExist(key);
       // "bounce": qmgr sent the notices of this attempt and the rest is still deferred.
       if (cur.state !== "active" && cur.state !== "hold" && cur.state !== "bounce") {
@@ -652,7 +755,7 @@ export class SqliteQueueStore implements QueueStore, DraftHost {
     }
     const key = id.toUpperCase();
     const now = Date.now();
-    this.tx(false, `${key}: moving to ${state}`, () => {
+    this.deferTx(`${key}: moving to ${state}`, () => {
       const cur = this.mustExist(key);
       const next = state === "incoming" || state === "deferred" ? now : cur.next_attempt;
       this.s.setState.run(state, reason ?? null, next, key);
@@ -664,7 +767,7 @@ export class SqliteQueueStore implements QueueStore, DraftHost {
 
   markWarned(id: string, time: number): void {
     const key = id.toUpperCase();
-    this.tx(false, `${key}: marking warned`, () => {
+    this.deferTx(`${key}: marking warned`, () => {
       if (this.s.markWarned.run(time, key).changes === 0) {
         throw new QueueError("NOT_FOUND", `${key}: no such message`);
       }
@@ -675,7 +778,7 @@ export class SqliteQueueStore implements QueueStore, DraftHost {
   remove(id: string, reason: string): void {
     const key = id.toUpperCase();
     // Deletes first, the event last: on a full database the event reuses the freed pages.
-    this.tx(false, `${key}: removing`, () => {
+    this.deferTx(`${key}: removing`, () => {
       if (this.s.deleteMessage.run(key).changes === 0) {
         throw new QueueError("NOT_FOUND", `${key}: no such message`);
       }
@@ -782,7 +885,7 @@ export class SqliteQueueStore implements QueueStore, DraftHost {
     const key = id.toUpperCase();
     const now = Date.now();
     const text = JSON.stringify(detail);
-    this.tx(false, `${key}: adding event`, () => {
+    this.deferTx(`${key}: adding event`, () => {
       this.s.insertEvent.run(key, now, kind, text);
     });
   }
@@ -896,6 +999,8 @@ export class SqliteQueueStore implements QueueStore, DraftHost {
 
   private read<T>(what: string, fn: () => T): T {
     this.checkOpen();
+    // Another store of this process (an in-process queue tool) sees what was written so far.
+    if (openStores.size > 1) this.othersSettle();
     try {
       return fn();
     } catch (err) {
@@ -904,19 +1009,16 @@ export class SqliteQueueStore implements QueueStore, DraftHost {
   }
 
   /**
-   * A write. Durable (synchronous=FULL): its own transaction, committed and fsynced before the
-   * call returns. Otherwise it joins the turn's open transaction in a SAVEPOINT, is visible to
-   * this connection at once and to other processes when the turn ends (GroupCommitter.schedule
-   * runs the COMMIT). `replay` must redo exactly the same change after a rollback; by default
-   * `fn` again.
+   * A write transaction of its own (BEGIN IMMEDIATE), committed before the call returns;
+   * durable = synchronous FULL for its COMMIT. The turn's deferred scheduler writes commit
+   * first, so everything stays in order.
    */
-  private tx<T>(durable: boolean, what: string, fn: () => T, replay?: () => void): T {
+  private tx<T>(durable: boolean, what: string, fn: () => T): T {
     this.checkOpen();
-    if (!durable) return this.deferredTx(what, fn, replay ?? fn);
     try {
-      // Operator commands stay in order after the scheduler's writes of this turn.
       this.settle();
-      this.setSync(true);
+      this.othersSettle();
+      if (durable) this.setSync(true);
       this.s.begin.run();
       try {
         const result = fn();
@@ -940,7 +1042,15 @@ export class SqliteQueueStore implements QueueStore, DraftHost {
     }
   }
 
-  private deferredTx<T>(what: string, fn: () => T, replay: () => void): T {
+  /**
+   * A scheduler write (synchronous=NORMAL): it joins the turn's open transaction in a SAVEPOINT
+   * (it fails alone), is visible to this connection at once and to other processes when the
+   * turn ends (GroupCommitter.schedule runs the COMMIT). A crash before then loses it like any
+   * NORMAL commit: a delivery is repeated, nothing is lost. `replay` must redo exactly the same
+   * change after a rollback; by default `fn` again.
+   */
+  private deferTx<T>(what: string, fn: () => T, replay: () => void = fn): T {
+    this.checkOpen();
     try {
       this.ensureTx();
       this.s.savepoint.run();
@@ -971,6 +1081,7 @@ export class SqliteQueueStore implements QueueStore, DraftHost {
    * dropped; each pass drops at least one, so the loop ends.
    */
   private ensureTx(): void {
+    if (!this.db.inTransaction) this.othersSettle();
     while (!this.db.inTransaction) {
       this.s.begin.run();
       const lost = this.deferred;
@@ -1002,6 +1113,12 @@ export class SqliteQueueStore implements QueueStore, DraftHost {
       throw err;
     }
     this.deferred = [];
+  }
+
+  /** The other stores of this process commit their deferred writes (see openStores). */
+  private othersSettle(): void {
+    if (openStores.size < 2) return;
+    for (const st of openStores) if (st !== this && st.db.inTransaction) st.settleQuietly();
   }
 
   /** settle(), and when it cannot (the database is locked or full), try again shortly. */

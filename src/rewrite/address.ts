@@ -217,7 +217,11 @@ export function parseMailbox(text: string, utf8: boolean): string {
     }
   }
   if (local.length > 64 * 4) throw new AddressError(501, "5.1.7", "Bad address syntax");
-  if (rest === "") return local;
+  if (rest === "") {
+    // <"user@remote"> with no domain: its internal form would read as another address.
+    if (local.includes("@")) throw new AddressError(501, "5.1.7", "Bad address syntax");
+    return local;
+  }
   const domain = rest.slice(1);
   if (!validDomain(domain, utf8)) throw new AddressError(501, "5.1.7", "Bad address syntax");
   return `${local}@${domain}`;

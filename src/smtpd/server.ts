@@ -28,6 +28,8 @@ const encoder = new TextEncoder();
 
 /** Replies queued for a client that does not read them; past this, its input is paused. */
 const OUTPUT_HIGH_WATER = 1 << 20;
+/** After our last reply and FIN, how long a client may keep its side open before we close. */
+const CLOSE_LINGER_MS = 2000;
 /** Input kept from a client before its session exists (it spoke before the greeting). */
 const EARLY_INPUT_LIMIT = 1 << 16;
 
@@ -75,6 +77,7 @@ class SocketTransport implements SessionTransport {
   #closeAfter = false;
   #closed = false;
   #pausedBy = new Set<"session" | "output">();
+  #linger: ReturnType<typeof setTimeout> | null = null;
   startTls?: () => Promise<TlsInfo>;
 
   constructor(private sock: Socket<Conn>) {}
@@ -86,13 +89,15 @@ class SocketTransport implements SessionTransport {
 
   write(data: string): void {
     if (this.#closed) return;
-    const bytes = encoder.encode(data);
     if (this.#queue.length > 0) {
-      this.#enqueue(bytes);
+      this.#enqueue(encoder.encode(data));
       return;
     }
-    const n = this.sock.write(bytes);
-    if (n < bytes.length) this.#enqueue(bytes.subarray(Math.max(0, n)));
+    // The string as it is: no Uint8Array per reply for the collector (replies are the most
+    // frequent writes); bytes are made only for what the socket did not take.
+    const n = this.sock.write(data);
+    const len = Buffer.byteLength(data);
+    if (n < len) this.#enqueue(encoder.encode(data).subarray(Math.max(0, n)));
   }
 
   #enqueue(bytes: Uint8Array): void {
@@ -127,6 +132,11 @@ class SocketTransport implements SessionTransport {
   #finish(): void {
     this.#closed = true;
     this.sock.end();
+    // end() only half-closes: a client that never closes its side (and keeps sending) would
+    // hold the connection, and its maxproc slot, for ever. Give it a moment to read our last
+    // reply, then close for good, as close(2) does in Postfix.
+    this.#linger = setTimeout(() => this.sock.terminate(), CLOSE_LINGER_MS);
+    this.#linger.unref?.();
   }
 
   /** The peer is gone: drop what could not be sent. */
@@ -134,6 +144,8 @@ class SocketTransport implements SessionTransport {
     this.#closed = true;
     this.#queue = [];
     this.#queued = 0;
+    if (this.#linger) clearTimeout(this.#linger);
+    this.#linger = null;
   }
 
   pause(): void {

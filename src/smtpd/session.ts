@@ -108,6 +108,8 @@ export class SmtpSession implements SessionView, CheckSubject {
   #shutdownAfterTx = false;
   #paused = false;
   #timer: ReturnType<typeof setTimeout> | null = null;
+  /** $smtpd_per_request_deadline: when the request being received must be complete (ms). */
+  #deadline = 0;
   #anvilConnected = false;
   #dataPending = false;
   #eof = false;
@@ -251,7 +253,19 @@ export class SmtpSession implements SessionView, CheckSubject {
   feed(bytes: Uint8Array): void {
     if (this.#ended) return;
     this.reader.feed(bytes);
-    if (this.#timer) this.#timer.refresh();
+    if (this.#timer) {
+      if (!this.settings.perRequestDeadline) this.#timer.refresh();
+      else if (this.reader.mode !== "command") {
+        // Content earns time at $smtpd_min_data_rate, never more than $smtpd_timeout ahead:
+        // a client that trickles bytes runs out of it (Postfix 3.7 smtpd_min_data_rate).
+        const now = Date.now();
+        this.#deadline = Math.min(
+          this.#deadline + bytes.length / this.settings.minDataRatePerMs,
+          now + this.settings.timeoutMs,
+        );
+      }
+      // In command mode bytes earn nothing: the whole command must arrive within the timeout.
+    }
     const waiter = this.#lineWaiter;
     if (waiter) {
       this.#lineWaiter = null;
@@ -319,6 +333,8 @@ export class SmtpSession implements SessionView, CheckSubject {
           if (!this.bdat?.skip) this.tx?.write(ev.bytes);
           continue;
         }
+        // A complete request: the next one gets a full $smtpd_timeout.
+        this.#newRequest();
         await this.#event(ev);
         this.#hardLimit();
       }
@@ -561,6 +577,7 @@ export class SmtpSession implements SessionView, CheckSubject {
           line = latin1.decode(ev.line);
         }
         this.#trace("<", "********");
+        this.#newRequest();
         return line;
       }
       if (ev?.kind === "too-long") return "";
@@ -637,14 +654,26 @@ export class SmtpSession implements SessionView, CheckSubject {
 
   #arm(): void {
     if (this.settings.timeoutMs <= 0) return;
+    this.#deadline = Date.now() + this.settings.timeoutMs;
     this.#timer = setTimeout(() => this.#timeout(), this.settings.timeoutMs);
+  }
+
+  #newRequest(): void {
+    if (this.#timer) this.#deadline = Date.now() + this.settings.timeoutMs;
   }
 
   #timeout(): void {
     if (this.#ended) return;
     if (this.#busy && !this.#lineWaiter) {
       // Working for the client (DNS, a commit): its clock does not run.
+      this.#deadline = Date.now() + this.settings.timeoutMs;
       this.#timer?.refresh();
+      return;
+    }
+    const left = this.#deadline - Date.now();
+    if (this.settings.perRequestDeadline && left > 0) {
+      // The deadline moved (a new request, content received): wait for what is left.
+      this.#timer = setTimeout(() => this.#timeout(), left);
       return;
     }
     this.#reason = "timeout";

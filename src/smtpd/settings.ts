@@ -10,6 +10,10 @@ export interface SmtpdSettings {
   readonly myhostname: string;
   readonly banner: string;
   readonly timeoutMs: number;
+  /** $smtpd_per_request_deadline: the timeout bounds a whole request, not each read. */
+  readonly perRequestDeadline: boolean;
+  /** $smtpd_min_data_rate in bytes per millisecond (content extends the deadline at this rate). */
+  readonly minDataRatePerMs: number;
   readonly hardErrorLimit: number;
   readonly softErrorLimit: number;
   readonly errorSleepMs: number;
@@ -76,6 +80,8 @@ function build(cfg: Config): SmtpdSettings {
     myhostname,
     banner: cfg.str("smtpd_banner"),
     timeoutMs: cfg.time("smtpd_timeout") * 1000,
+    perRequestDeadline: cfg.bool("smtpd_per_request_deadline"),
+    minDataRatePerMs: Math.max(1, cfg.int("smtpd_min_data_rate")) / 1000,
     hardErrorLimit: cfg.int("smtpd_hard_error_limit"),
     softErrorLimit: cfg.int("smtpd_soft_error_limit"),
     errorSleepMs: cfg.time("smtpd_error_sleep_time") * 1000,

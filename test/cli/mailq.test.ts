@@ -114,7 +114,9 @@ function expectedMailq(): string {
     `(${GONE})`,
     "                                         gone@example.net",
     "",
-    `${id.corrupt}     100 Sat Nov 28 10:05:00  heidi@example.com`,
+    // Ours: a corrupt message is marked "#", with why (Postfix's showq skips corrupt/).
+    `${id.corrupt}#     100 Sat Nov 28 10:05:00  heidi@example.com`,
+    `${" ".repeat(69)}(corrupt)`,
     "                                         ivan@example.org",
     "",
     `-- ${total} Kbytes in 6 Requests.`,

@@ -4,7 +4,15 @@
  * queue tools talking to the running daemon through the control socket.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SmtpClient } from "../helpers/smtp-client.ts";
@@ -46,6 +54,8 @@ async function greeting(port: number): Promise<string> {
 describe("posteix daemon commands", () => {
   test("init writes commented files; check accepts them and names file and line of a mistake", () => {
     const dir = mkdtempSync(join(tmpdir(), "posteix-daemon-"));
+    // Run as root, the daemon becomes $mail_owner: it must reach its directories.
+    chmodSync(dir, 0o755);
     dirs.push(dir);
     const init = posteix(["init", join(dir, "etc")]);
     expect(init.code).toBe(0);
@@ -72,6 +82,8 @@ describe("posteix daemon commands", () => {
 
   test("start, status, reload adding and removing a listener, stop; sessions survive a reload", async () => {
     const dir = mkdtempSync(join(tmpdir(), "posteix-daemon-"));
+    // Run as root, the daemon becomes $mail_owner: it must reach its directories.
+    chmodSync(dir, 0o755);
     dirs.push(dir);
     const [p1, p2] = [await freePort(), await freePort()];
     writeFileSync(
@@ -147,6 +159,8 @@ describe("posteix daemon commands", () => {
 
   test("sendmail queues while the daemon is down; the daemon delivers it when started", async () => {
     const dir = mkdtempSync(join(tmpdir(), "posteix-daemon-"));
+    // Run as root, the daemon becomes $mail_owner: it must reach its directories.
+    chmodSync(dir, 0o755);
     dirs.push(dir);
     const port = await freePort();
     writeFileSync(

@@ -336,20 +336,109 @@ describe("property: DATA against the model", () => {
       "\r\n.\n",
       "\r.\r\n",
       "\n.\0\r\n",
+      "\r\n.\0\r\n",
+      "\r\n\0.\r\n",
+      "\n.\0\n",
+      "\r\n.\0\n",
     );
     fc.assert(
       fc.property(
-        fc.string({ maxLength: 20 }),
+        fc.string({ unit: "binary-ascii", maxLength: 20 }),
         smuggle,
         fc.integer({ min: 1, max: 7 }),
-        (pre, sm, step) => {
+        // Also in Postfix's "normalize" mode (clients in $smtpd_forbid_bare_newline_exclusions).
+        fc.boolean(),
+        (pre, sm, step, normalize) => {
           // "x" first: a message that starts with ".\r\n" really is empty and ended.
           const text = `x${pre.replace(/[\r\n]/g, "")}${sm}MAIL FROM:<evil>\r\n`;
-          const events = run(text, { mode: "data", chunk: step });
+          const events = run(text, { mode: "data", chunk: step, normalize });
           expect(events).not.toContain("end");
         },
       ),
-      { numRuns: LONG ? 50_000 : 1_000 },
+      { numRuns: LONG ? 100_000 : 2_000 },
+    );
+  });
+});
+
+describe("property: command mode and BDAT", () => {
+  const bytes = fc.oneof(
+    fc.uint8Array({ maxLength: 300 }),
+    fc
+      .array(fc.constantFrom(..."AB \r\n\0:<>".split("").map((c) => c.charCodeAt(0))), {
+        maxLength: 300,
+      })
+      .map((a) => Uint8Array.from(a)),
+  );
+
+  test("lines never exceed the limit nor hold a LF; the events do not depend on the chunking", () => {
+    fc.assert(
+      fc.property(
+        bytes,
+        fc.integer({ min: 1, max: 13 }),
+        fc.integer({ min: 4, max: 40 }),
+        (input, step, limit) => {
+          const text = Buffer.from(input).toString("latin1");
+          const whole = run(text, { limit });
+          const cut = run(text, { limit, chunk: step });
+          expect(cut).toEqual(whole);
+          let lines = 0;
+          for (const ev of whole) {
+            if (!ev.startsWith("line:")) {
+              expect(ev).toBe("too-long");
+              continue;
+            }
+            lines++;
+            const line = ev.slice(5).replace(/\|bare-(LF|CR)$/, "");
+            expect(line.length).toBeLessThanOrEqual(limit);
+            expect(line).not.toContain("\n");
+          }
+          // Every complete line (LF-terminated) yields exactly one event.
+          const lfs = input.filter((b) => b === 10).length;
+          expect(whole.length).toBe(lfs);
+          void lines;
+        },
+      ),
+      { numRuns: LONG ? 100_000 : 2_000 },
+    );
+  });
+
+  test("an endless line is skipped without being held: the buffer stays bounded", () => {
+    const r = new SmtpReader({ lineLimit: 100 });
+    const junk = new Uint8Array(65536).fill(0x41);
+    for (let i = 0; i < (LONG ? 10_000 : 200); i++) {
+      r.feed(junk);
+      expect(r.next()).toBeNull();
+      expect(r.pending).toBeLessThanOrEqual(200);
+    }
+    r.feed(Buffer.from("\r\nQUIT\r\n"));
+    expect(r.next()).toEqual({ kind: "too-long" });
+    expect(r.next()).toEqual({ kind: "line", line: new Uint8Array(Buffer.from("QUIT")) });
+  });
+
+  test("BDAT takes exactly its size, whatever the bytes and the chunking; what follows is commands", () => {
+    fc.assert(
+      fc.property(
+        bytes,
+        fc.integer({ min: 1, max: 13 }),
+        fc.nat({ max: 300 }),
+        (input, step, want) => {
+          const size = Math.min(want, input.length);
+          const text = Buffer.from(input).toString("latin1");
+          const events = run(`${text}`, { mode: "bdat", size, chunk: step });
+          const end = events.indexOf("end");
+          expect(end).not.toBe(-1);
+          const data = events
+            .slice(0, end)
+            .filter((e) => e.startsWith("data:"))
+            .map((e) => e.slice(5))
+            .join("");
+          expect(data).toBe(text.slice(0, size));
+          // After the chunk: command lines only (one per LF in the rest).
+          const rest = text.slice(size);
+          expect(events.slice(end + 1).length).toBe(rest.split("\n").length - 1);
+        },
+      ),
+      { numRuns: LONG ? 100_000 : 2_000 },
     );
   });
 });

@@ -1,7 +1,8 @@
 /**
  * Idle SMTP/LMTP sessions kept for the next delivery to the same next hop (Postfix scache(8)),
- * keyed by transport, next hop and TLS level. A session is cached after a transaction and a
- * successful RSET, kept for $smtp_connection_cache_time_limit, used at most
+ * keyed by transport, next hop and TLS level. A session is cached after a transaction (the RSET
+ * that checks it goes out pipelined with its next use), kept for
+ * $smtp_connection_cache_time_limit, used at most
  * $smtp_connection_reuse_count_limit times, and sent QUIT when it expires or is evicted.
  */
 

@@ -296,6 +296,13 @@ export class Connection {
    */
   write(data: Uint8Array | string, timeoutMs = 0): Promise<void> | undefined {
     if (this.gone !== null) throw this.gone;
+    if (typeof data === "string" && this.outQueue.length === 0 && data.length > 0) {
+      // Commands as they are: bytes are made only for what the socket did not take.
+      const n = (this.sock as Socket<Connection>).write(data);
+      const len = Buffer.byteLength(data);
+      if (n === len) return undefined;
+      if (n >= 0) data = encoder.encode(data).subarray(n);
+    }
     const buf = typeof data === "string" ? encoder.encode(data) : data;
     if (buf.length === 0) return undefined;
     if (this.outQueue.length === 0) {

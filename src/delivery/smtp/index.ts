@@ -304,7 +304,7 @@ export class SmtpAgent implements DeliveryAgent {
     a.prune();
   }
 
-  /** Caches a healthy session (after RSET) or says QUIT. */
+  /** Caches a healthy session (its RSET goes out with the next use) or says QUIT. */
   private release(req: DeliveryRequest, session: Session, key: string): void {
     if (!session.conn.isOpen) return;
     const cfg = req.cfg;
@@ -317,7 +317,8 @@ export class SmtpAgent implements DeliveryAgent {
       void session.quitQuietly();
       return;
     }
-    this.cache.put(key, session, session.rset(), ttl);
+    session.needsRset = true;
+    this.cache.put(key, session, Promise.resolve(true), ttl);
   }
 
   async close(): Promise<void> {

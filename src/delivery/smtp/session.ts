@@ -68,6 +68,8 @@ export interface TxInput {
 }
 
 const CRLF = "\r\n";
+/** Body chunks up to this size are sent together with the end of data. */
+const JOIN_LIMIT = 64 * 1024;
 
 export class Session {
   features: ServerFeatures = NO_FEATURES;
@@ -76,6 +78,13 @@ export class Session {
   uses = 0;
   /** A transaction may be open at the server (RSET needed before the next MAIL). */
   dirty = false;
+  /**
+   * Taken from the connection cache: RSET first, to see that the server is still there (as
+   * Postfix checks a cached session). It goes out pipelined with the next MAIL, so reuse costs
+   * no round trip of its own; when it fails, every recipient is soft and the caller tries a
+   * fresh connection.
+   */
+  needsRset = false;
   private phase: Phase = "greeting";
   private quitting = false;
   /** "host[addr]" as Postfix names a server in its diagnostics. */
@@ -344,13 +353,22 @@ export class Session {
       let mailReply: SmtpReply;
       const rcptReplies: SmtpReply[] = [];
       let dataReply: SmtpReply | null = null;
+      const rsetFirst = this.needsRset;
+      this.needsRset = false;
+      if (rsetFirst && !pipelined && !(await this.rset())) {
+        throw new ConnError("lost", "cached connection unusable");
+      }
       if (pipelined) {
-        let batch = mail + CRLF;
+        let batch = rsetFirst ? `RSET${CRLF}${mail}${CRLF}` : mail + CRLF;
         for (const r of recipients) batch += rcptCommand(r, opt) + CRLF;
         batch += `DATA${CRLF}`;
-        this.phase = "mail";
+        this.phase = rsetFirst ? "rset" : "mail";
         const p = this.conn.write(batch, t.mail);
         if (p !== undefined) await p;
+        if (rsetFirst && (await this.conn.read(sc.timeouts.rset)).code !== 250) {
+          throw new ConnError("lost", "cached connection unusable");
+        }
+        this.phase = "mail";
         mailReply = await this.conn.read(t.mail);
         this.phase = "rcpt";
         for (let i = 0; i < recipients.length; i++) rcptReplies.push(await this.conn.read(t.rcpt));
@@ -435,14 +453,31 @@ export class Session {
     this.phase = "body";
     const stuffer = new DotStuffer(sc.lineLimit);
     const xfer = sc.timeouts.dataXfer;
+    // The last chunk goes out with the terminating ".": a small message is one write (on
+    // loopback each write costs the receiver's TCP processing too).
+    let held: Uint8Array | null = null;
     for await (const chunk of input.body()) {
       const out = stuffer.encode(chunk);
       if (out.length === 0) continue;
-      const p = this.conn.write(out, xfer);
-      if (p !== undefined) await p;
+      if (held !== null) {
+        const p = this.conn.write(held, xfer);
+        if (p !== undefined) await p;
+      }
+      held = out.length <= JOIN_LIMIT ? out : null;
+      if (held === null) {
+        const p = this.conn.write(out, xfer);
+        if (p !== undefined) await p;
+      }
     }
     this.phase = "dot";
-    const p = this.conn.write(stuffer.finish(), xfer);
+    const end = stuffer.finish();
+    let last = end;
+    if (held !== null) {
+      last = new Uint8Array(held.length + end.length);
+      last.set(held);
+      last.set(end, held.length);
+    }
+    const p = this.conn.write(last, xfer);
     if (p !== undefined) await p;
   }
 

@@ -2,13 +2,17 @@
  * `posteix check`: validate main.cf, master.cf, every lookup table they name, and the queue
  * database. Prints each problem with file, line and reason; exits 1 when there is an error
  * (warnings alone exit 0), as `postfix check` does.
+ *
+ * `check --repair` salvages a damaged queue database (the daemon refuses to start on one):
+ * every readable row goes into a new database, the damaged file is kept beside it.
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import type { CliCommand } from "../../cli/types.ts";
+import type { CliCommand, CliIO } from "../../cli/types.ts";
 import { checkConfig, loadConfig } from "../../config/index.ts";
 import { PARAMS, type ParamName } from "../../config/params.ts";
-import { openQueue } from "../../queue/index.ts";
+import { openQueue, quickCheck, salvageQueue } from "../../queue/index.ts";
+import { runningPid } from "../pid.ts";
 import { registerQueueTables } from "../tables.ts";
 
 export const run: CliCommand = async (argv, io) => {
@@ -20,8 +24,9 @@ export const run: CliCommand = async (argv, io) => {
       io,
     );
   }
+  if (argv.length === 1 && argv[0] === "--repair") return repair(io);
   if (argv.length > 0) {
-    io.stderr("posteix: usage: posteix [-c config_dir] check [--dns [DOMAIN...]]\n");
+    io.stderr("posteix: usage: posteix [-c config_dir] check [--repair | --dns [DOMAIN...]]\n");
     return 1;
   }
   registerQueueTables();
@@ -57,7 +62,7 @@ export const run: CliCommand = async (argv, io) => {
         io.stderr(`posteix: fatal: queue database ${join(queueDir, "queue.db")} is damaged:\n`);
         for (const line of result.slice(0, 20)) io.stderr(`  ${line}\n`);
         io.stderr(
-          `  repair: stop posteix, then: sqlite3 ${join(queueDir, "queue.db")} ".recover" | sqlite3 recovered.db\n`,
+          `  repair: stop posteix, then: posteix${io.configDir ? ` -c ${io.configDir}` : ""} check --repair\n`,
         );
       }
     } catch (err) {
@@ -65,6 +70,10 @@ export const run: CliCommand = async (argv, io) => {
       io.stderr(
         `posteix: fatal: cannot open queue database in ${queueDir}: ${err instanceof Error ? err.message : String(err)}\n`,
       );
+      if ((err as { code?: string }).code === "CORRUPT")
+        io.stderr(
+          `  repair: stop posteix, then: posteix${io.configDir ? ` -c ${io.configDir}` : ""} check --repair\n`,
+        );
     }
   }
   if (errors > 0) return 1;
@@ -73,3 +82,41 @@ export const run: CliCommand = async (argv, io) => {
   );
   return 0;
 };
+
+/**
+ * `check --repair`: salvage a damaged queue database (src/queue/salvage.ts). Only with the
+ * daemon stopped: it swaps the database file.
+ */
+async function repair(io: CliIO): Promise<number> {
+  const { cfg, pid } = runningPid(io.configDir);
+  if (pid !== null) {
+    io.stderr(`posteix: fatal: the mail system is running (pid ${pid}): stop it first\n`);
+    return 1;
+  }
+  const queueDir = cfg.path("queue_directory");
+  const before = quickCheck(queueDir);
+  try {
+    const r = salvageQueue(queueDir);
+    const copied = Object.entries(r.copied)
+      .map(([t, n]) => `${t} ${n}`)
+      .join(", ");
+    io.stdout(`posteix: salvaged ${join(queueDir, "queue.db")}: ${copied}\n`);
+    for (const [t, why] of Object.entries(r.truncated))
+      io.stdout(`posteix: warning: table ${t} could not be read to its end: ${why}\n`);
+    if (r.corrupt.length > 0)
+      io.stdout(
+        `posteix: ${r.corrupt.length} incomplete message(s) kept in the corrupt queue: ${r.corrupt.slice(0, 20).join(" ")}\n`,
+      );
+    io.stdout(`posteix: the damaged database is kept as ${r.kept}\n`);
+    if (before[0] === "ok") io.stdout("posteix: (the database was not damaged; rebuilt anyway)\n");
+    const after = quickCheck(queueDir);
+    if (after[0] !== "ok") {
+      io.stderr(`posteix: fatal: the salvaged database is still damaged: ${after.join("; ")}\n`);
+      return 1;
+    }
+    return 0;
+  } catch (err) {
+    io.stderr(`posteix: fatal: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+}

@@ -4,14 +4,25 @@
  */
 import type { CliCommand } from "../../cli/types.ts";
 import { ConfigError } from "../../config/errors.ts";
+import { logger } from "../../log/index.ts";
 import { Master } from "../index.ts";
+
+const log = logger("master");
+
+function panic(what: string, err: unknown): void {
+  log.error(`panic: ${what}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+}
 
 export const run: CliCommand = async (argv, io) => {
   if (argv.length > 0 && argv[0] !== "--quiet") {
     io.stderr(`${io.progName}: usage: posteix [-c config_dir] run [--quiet]\n`);
     return 1;
   }
-  const master = new Master({ configDir: io.configDir, banner: argv[0] !== "--quiet" });
+  const master = new Master({
+    configDir: io.configDir,
+    banner: argv[0] !== "--quiet",
+    dropPrivileges: true,
+  });
   try {
     await master.start();
   } catch (err) {
@@ -23,7 +34,13 @@ export const run: CliCommand = async (argv, io) => {
     } else io.stderr(`posteix: fatal: ${err instanceof Error ? err.message : String(err)}\n`);
     return 1;
   }
-  process.on("SIGHUP", () => void master.reload());
+  // A bug must cost one session or one delivery attempt, never the whole daemon: log it loudly
+  // and go on (the queue is durable either way; Bun would otherwise exit on the spot).
+  process.on("unhandledRejection", (err) => panic("unhandled rejection", err));
+  process.on("uncaughtException", (err) => panic("uncaught exception", err));
+  process.on("SIGHUP", () => {
+    master.reload().catch((err) => panic("reload", err));
+  });
   const stop = () => void master.stop();
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);
