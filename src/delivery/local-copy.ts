@@ -143,3 +143,21 @@ export function mboxFromLine(sender: string, arrivalMs: number): Uint8Array {
     `From ${sender === "" ? "MAILER-DAEMON" : sender}  ${asctime(arrivalMs)}\n`,
   );
 }
+
+/**
+ * Write all of bytes: a FileHandle write may write less than asked (a file system filling up
+ * writes what fits and says so), and the rest must be written, or its error seen, before the
+ * file counts as complete.
+ */
+export async function writeAll(
+  file: { write(b: Uint8Array, off: number, len: number): Promise<{ bytesWritten: number }> },
+  bytes: Uint8Array,
+): Promise<void> {
+  let off = 0;
+  while (off < bytes.length) {
+    const { bytesWritten } = await file.write(bytes, off, bytes.length - off);
+    if (bytesWritten <= 0)
+      throw Object.assign(new Error("No space left on device"), { code: "ENOSPC" });
+    off += bytesWritten;
+  }
+}

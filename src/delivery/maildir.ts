@@ -11,7 +11,7 @@
 
 import { chown, mkdir, open, rename, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { LfConverter } from "./local-copy.ts";
+import { LfConverter, writeAll } from "./local-copy.ts";
 import { MailboxError, strerror } from "./mailbox-error.ts";
 
 export interface MailboxWrite {
@@ -104,7 +104,7 @@ export async function deliverMaildir(
           "5.2.2",
           "maildir delivery failed: error writing message: File too large",
         );
-      await file.write(bytes);
+      await writeAll(file, bytes);
     };
     await put(w.prefix);
     for await (const chunk of w.body()) await put(conv.feed(chunk));

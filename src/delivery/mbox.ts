@@ -9,7 +9,7 @@
 import { chown, mkdir, open } from "node:fs/promises";
 import { dirname } from "node:path";
 import { dotlock, dotunlock, flockExclusive, funlock, LockError } from "./file-lock.ts";
-import { LfConverter } from "./local-copy.ts";
+import { LfConverter, writeAll } from "./local-copy.ts";
 import { MailboxError, strerror } from "./mailbox-error.ts";
 import type { MailboxWrite } from "./maildir.ts";
 
@@ -68,7 +68,7 @@ export async function deliverMbox(
           `cannot update ${opt.what}. error writing message: File too large`,
         );
       written = true;
-      await file.write(bytes);
+      await writeAll(file, bytes);
     };
     const conv = new LfConverter(true);
     await put(w.prefix);

@@ -67,8 +67,12 @@ test(
     expect(pick({ recipient: "alias2@" })).toEqual([ids[2]]);
     expect(pick({ domain: "dest1.EXAMPLE" })).toEqual([ids[1], ids[4]]);
     expect(pick({ domain: "est1.example" })).toEqual([]);
+    // olderThan is strict: messages that arrived in the same millisecond as ids[3] are not
+    // older than it (one batch per commit here, but two commits can share a millisecond).
     const t3 = q.get(ids[3])!.arrivalTime;
-    expect(pick({ olderThan: t3 })).toEqual(ids.slice(0, 3));
+    const older = ids.filter((id) => q.get(id)!.arrivalTime < t3);
+    expect(pick({ olderThan: t3 })).toEqual(older);
+    expect(pick({ olderThan: t3 + 1 })).toEqual(ids.filter((id) => q.get(id)!.arrivalTime <= t3));
     expect(pick({ ids: [ids[5].toLowerCase(), ids[0], "0123456789AB"] })).toEqual([ids[0], ids[5]]);
     expect(pick({ ids: [] })).toEqual([]);
     expect(pick({ state: "incoming", sender: "even", domain: "dest1.example" })).toEqual([ids[4]]);
