@@ -41,6 +41,9 @@ export type SplitEvent =
  * then "body" events. `maxHeaderBytes` bounds the header section: past it, the rest is body.
  * `maxFieldBytes` bounds one field: excess is discarded, as Postfix's header_size_limit does.
  */
+/** Bytes of input converted to text at a time while the header section lasts. */
+const HEADER_WINDOW = 8192;
+
 export class HeaderSplitter {
   private pending = "";
   private headers: Header[] = [];
@@ -66,10 +69,19 @@ export class HeaderSplitter {
       this.emit({ kind: "body", bytes });
       return;
     }
-    // Work line by line on a latin1 view; only the header part is ever converted.
+    // The header section is converted to text a window at a time, so that the body in the
+    // same read (most of a big message's first chunk) is passed on as the bytes it is.
+    for (let off = 0; off < bytes.length && !this.done; off += HEADER_WINDOW) {
+      this.writeWindow(bytes, off, Math.min(bytes.length, off + HEADER_WINDOW));
+    }
+  }
+
+  private writeWindow(bytes: Uint8Array, from: number, to: number): void {
+    // Work line by line on a latin1 view: one character per byte.
+    const pendingLen = this.pending.length;
     let text =
       this.pending +
-      Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1");
+      Buffer.from(bytes.buffer, bytes.byteOffset + from, to - from).toString("latin1");
     this.pending = "";
     let pos = 0;
     while (!this.done) {
@@ -108,8 +120,13 @@ export class HeaderSplitter {
       pos = next;
     }
     if (this.done) {
-      const rest = text.slice(pos);
-      if (rest.length > 0) this.emit({ kind: "body", bytes: Buffer.from(rest, "latin1") });
+      // The rest of this read: what is left of the pending text, then the input from `pos`.
+      if (pos < pendingLen) {
+        this.emit({ kind: "body", bytes: Buffer.from(text.slice(pos, pendingLen), "latin1") });
+        pos = pendingLen;
+      }
+      const rest = bytes.subarray(from + pos - pendingLen);
+      if (rest.length > 0) this.emit({ kind: "body", bytes: rest });
     } else {
       this.pending = text.slice(pos);
       if (this.pending.length > this.maxFieldBytes + 2) this.longLine();

@@ -501,6 +501,19 @@ export class Qmgr {
         this.quarantine(id, msg.corrupt);
         return;
       }
+      if (allSentQuietly(msg)) {
+        // The common case needs nothing read back: every recipient is delivered and no
+        // success notice is owed.
+        try {
+          this.ctx.queue.remove(id, "delivered");
+        } catch (err) {
+          if ((err as { code?: string }).code === "NOT_FOUND") return; // deleted meanwhile
+          throw err;
+        }
+        log.info(`${id}: removed`);
+        this.ctx.onEvent?.({ kind: "removed", queueId: id });
+        return;
+      }
       const current = this.ctx.queue.get(id);
       if (!current) return; // deleted by an operator meanwhile
       const now = Date.now();
@@ -699,6 +712,15 @@ export class Qmgr {
       log.info(`${m.id}: ${notice.label}: ${out.queueId}`);
     }
   }
+}
+
+/** Every recipient sent (in this round or before), none asking for a success notice. */
+function allSentQuietly(msg: ActiveMessage): boolean {
+  for (const r of msg.record.recipients) {
+    if (r.status === "sent") continue;
+    if (msg.round.get(r.index)?.status !== "sent" || r.notify.includes("SUCCESS")) return false;
+  }
+  return true;
 }
 
 /**

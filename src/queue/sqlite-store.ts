@@ -172,6 +172,7 @@ export class SqliteQueueStore implements QueueStore, DraftHost {
   private syncWaiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
   private syncing = false;
   private walFd: number | null = null;
+  private walChecked = 0;
 
   constructor(
     private readonly db: Database,
@@ -394,19 +395,25 @@ export class SqliteQueueStore implements QueueStore, DraftHost {
 
   /**
    * Our own descriptor of the WAL file, for fsync. SQLite keeps that file (same inode) while
-   * any connection is open, ours included; checked anyway, it costs two stat calls.
+   * any connection is open, ours included; checked anyway, at most once a second.
    */
   private openWal(): number {
     const path = `${this.path}-wal`;
     if (this.walFd !== null) {
+      const now = Date.now();
+      if (now - this.walChecked < 1000) return this.walFd;
       try {
-        if (statSync(path).ino === fstatSync(this.walFd).ino) return this.walFd;
+        if (statSync(path).ino === fstatSync(this.walFd).ino) {
+          this.walChecked = now;
+          return this.walFd;
+        }
       } catch {
         // Reopened below.
       }
       this.closeWal();
     }
     this.walFd = openSync(path, "r");
+    this.walChecked = Date.now();
     return this.walFd;
   }
 

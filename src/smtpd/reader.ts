@@ -69,7 +69,8 @@ export class SmtpReader {
   #queue: Uint8Array[] = [];
   #queued = 0;
   /** Command mode: a line split over chunks; bounded by lineLimit + 1. */
-  #acc: Uint8Array;
+  /** A command line split across reads; allocated when one is (most sessions never do). */
+  #acc: Uint8Array = EMPTY;
   #accLen = 0;
   #skipping = false;
   /** Data mode. */
@@ -85,7 +86,6 @@ export class SmtpReader {
   constructor(opts: ReaderOptions) {
     this.lineLimit = opts.lineLimit;
     this.normalizeBareLf = opts.normalizeBareLf ?? false;
-    this.#acc = new Uint8Array(Math.min(opts.lineLimit + 2, 1 << 16));
   }
 
   get mode(): ReaderMode {
@@ -242,7 +242,7 @@ export class SmtpReader {
   #accAppend(b: Uint8Array, from: number, to: number): void {
     const n = to - from;
     if (this.#accLen + n > this.#acc.length) {
-      const grown = new Uint8Array(Math.max(this.#acc.length * 2, this.#accLen + n));
+      const grown = new Uint8Array(Math.max(this.#acc.length * 2, this.#accLen + n, 256));
       grown.set(this.#acc.subarray(0, this.#accLen));
       this.#acc = grown;
     }
