@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Smoke test of the compiled binary, the way a user runs it: copied alone into an empty
 # directory, with no Bun and no node_modules on PATH. Checks a sample configuration, runs the
-# MTA on a random loopback port, expects an SMTP greeting, hands it one message with sendmail,
-# then stops it with SIGTERM.
+# MTA on a random loopback port, expects an SMTP greeting, hands it one message with sendmail
+# for a Maildir and one for a small SMTP sink reached by the smtp client in a delivery thread
+# (the thread's module must be inside the binary), then stops it with SIGTERM.
 set -euo pipefail
 bin=$(realpath "${1:-dist/posteix}")
 work=$(mktemp -d)
 chmod 755 "$work"   # run as root, posteix becomes $mail_owner and must reach its files
 pid=""
+sinkpid=""
 cleanup() {
   if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then kill "$pid"; wait "$pid" || true; fi
+  if [ -n "$sinkpid" ] && kill -0 "$sinkpid" 2>/dev/null; then kill "$sinkpid" || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -29,7 +32,31 @@ virtual   unix  -       n       n       -       -       virtual
 error     unix  -       -       n       -       -       error
 discard   unix  -       -       n       -       -       discard
 CF
-./posteix -c "$work/etc" postconf -e "api_listen =" >/dev/null
+sinkport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+# An SMTP sink: one session at a time, the message written to sink.eml.
+cat > "$work/sink.py" <<'PY'
+import socket, sys
+srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", int(sys.argv[1]))); srv.listen(5); srv.settimeout(60)
+while True:
+    c, _ = srv.accept(); f = c.makefile("rb"); c.sendall(b"220 sink ESMTP\r\n"); data = None
+    for line in f:
+        if data is not None:
+            if line == b".\r\n":
+                open(sys.argv[2], "wb").write(b"".join(data)); data = None; c.sendall(b"250 2.0.0 queued\r\n")
+            else:
+                data.append(line)
+            continue
+        cmd = line[:4].upper()
+        if cmd == b"DATA": data = []; c.sendall(b"354 go on\r\n")
+        elif cmd == b"QUIT": c.sendall(b"221 bye\r\n"); break
+        else: c.sendall(b"250 ok\r\n")
+    c.close()
+PY
+python3 "$work/sink.py" "$sinkport" "$work/sink.eml" &
+sinkpid=$!
+./posteix -c "$work/etc" postconf -e "api_listen =" "delivery_threads = 1" \
+  "transport_maps = inline:{ sink.test=smtp:[127.0.0.1]:$sinkport }" >/dev/null
 ./posteix -c "$work/etc" check
 echo "smoke: check OK"
 
@@ -52,6 +79,16 @@ for _ in $(seq 1 100); do
 done
 ls "$work"/etc/data/mail/root/new/* >/dev/null 2>&1 || { echo "smoke: message not delivered"; cat "$work/log"; exit 1; }
 echo "smoke: sendmail -> Maildir OK"
+
+printf 'Subject: via thread\n\nhello sink\n' | ./posteix -c "$work/etc" sendmail -i "user@sink.test"
+for _ in $(seq 1 100); do
+  if [ -s "$work/sink.eml" ]; then break; fi
+  sleep 0.1
+done
+grep -q "^Subject: via thread" "$work/sink.eml" 2>/dev/null || { echo "smoke: message not relayed"; cat "$work/log"; exit 1; }
+if grep -q "delivery thread" "$work/log"; then echo "smoke: the delivery thread failed"; cat "$work/log"; exit 1; fi
+grep -q "to=<user@sink.test>.*status=sent" "$work/log" || { echo "smoke: no delivery log line"; cat "$work/log"; exit 1; }
+echo "smoke: sendmail -> smtp client in a delivery thread -> SMTP sink OK"
 
 kill -TERM "$pid"
 wait "$pid"

@@ -206,12 +206,10 @@ const cache = new Map<string, { mtimeMs: number; keys: DkimKey[] }>();
  * broken key file is logged and skipped, so it cannot stop mail of other domains.
  */
 export function keysForDomain(dir: string, domain: string): DkimKey[] {
-  let mtimeMs: number;
-  try {
-    mtimeMs = statSync(dir).mtimeMs;
-  } catch {
-    return [];
-  }
+  // No exception for a missing directory: this runs for every message.
+  const st = statSync(dir, { throwIfNoEntry: false });
+  if (!st) return [];
+  const mtimeMs = st.mtimeMs;
   let entry = cache.get(dir);
   if (entry === undefined || entry.mtimeMs !== mtimeMs) {
     entry = { mtimeMs, keys: listKeys(dir, (err) => log.warn(`DKIM key skipped: ${err.message}`)) };

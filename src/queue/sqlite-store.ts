@@ -31,6 +31,7 @@
 import type { Database, Statement } from "bun:sqlite";
 import { closeSync, fstatSync, fsync, fsyncSync, mkdirSync, openSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { PREFIX_SEQ, readChunks } from "./body-reader.ts";
 import { type CommitJob, type DraftHost, SqliteDraft } from "./draft.ts";
 import { QueueError, toQueueError } from "./errors.ts";
 import {
@@ -91,12 +92,12 @@ const DEFAULT_CHUNK_SIZE = 256 * 1024;
 const DEFAULT_PAGE_SIZE = 16384;
 const DEFAULT_BUSY_TIMEOUT_MS = 5000;
 const DEFAULT_HEADER_MAX = 1024 * 1024;
-/** The seq of a commit-time prefix (CommitOptions.prefix): before the body's chunk 0. */
-const PREFIX_SEQ = -1;
 const ITERATE_BATCH = 500;
 /** A body without a message whose writer still runs is spared this long by startup recovery. */
 const ORPHAN_GRACE_MS = 60 * 60 * 1000;
 const DYNAMIC_CACHE_MAX = 128;
+
+type ChunkRow = { seq: number; data: Uint8Array } | null;
 
 /** Queue IDs of the drafts open in this process, across all stores (tests open several). */
 const liveDrafts = new Set<string>();
@@ -521,32 +522,12 @@ export class SqliteQueueStore implements QueueStore, DraftHost {
       size: number;
     } | null;
     if (!info) throw new QueueError("NOT_FOUND", `${key}: no such message`);
-    return this.chunks(key, info.chunks, info.size);
-  }
-
-  /** One short read per chunk: no read transaction stays open while a slow consumer sends. */
-  private *chunks(id: string, count: number, size: number): Generator<Uint8Array> {
-    let total = 0;
-    // Chunks in seq order, starting with a prefix (seq -1) when the message has one.
-    let after = PREFIX_SEQ - 1;
-    for (let i = 0; i < count; i++) {
-      const prev = after;
-      const row = this.read(`reading ${id}`, () => this.s.chunk.get(id, prev)) as {
-        seq: number;
-        data: Uint8Array;
-      } | null;
-      // The next seq is prev + 1; the first is the prefix or chunk 0.
-      const first = prev === PREFIX_SEQ - 1;
-      if (!row || (row.seq !== prev + 1 && !(first && row.seq === 0))) {
-        throw new QueueError("CORRUPT", `${id}: body chunk ${first ? 0 : prev + 1} missing`);
-      }
-      after = row.seq;
-      total += row.data.length;
-      yield row.data;
-    }
-    if (total !== size) {
-      throw new QueueError("CORRUPT", `${id}: body is ${total} bytes, expected ${size}`);
-    }
+    return readChunks(
+      key,
+      info.chunks,
+      info.size,
+      (id, after) => this.read(`reading ${id}`, () => this.s.chunk.get(id, after)) as ChunkRow,
+    );
   }
 
   headerBytes(id: string, max: number = DEFAULT_HEADER_MAX): Uint8Array {

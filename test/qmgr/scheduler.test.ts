@@ -68,20 +68,6 @@ function io(configDir: string): CliIO & { out: string[]; err: string[] } {
   };
 }
 
-async function waitFor<T>(
-  what: string,
-  fn: () => T | undefined | false,
-  timeoutMs = 10_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const v = fn();
-    if (v) return v;
-    await Bun.sleep(20);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
 describe("qmgr", () => {
   test("destination concurrency limit and recipient limit per transaction", async () => {
     let maxOpen = 0;
