@@ -5,7 +5,7 @@
  */
 import type { TLSOptions } from "bun";
 import type { Config } from "../config/types.ts";
-import { type TlsProtocolRange, tlsProtocols } from "./protocols.ts";
+import { TlsProtocolError, type TlsProtocolRange, tlsProtocols } from "./protocols.ts";
 import { type LoadTlsOptions, loadServerTls, type ServerTls } from "./server-cert.ts";
 import { serverTlsOptions } from "./upgrade.ts";
 
@@ -22,6 +22,7 @@ export class TlsManager {
 
   /** Loads (or generates) the certificate; throws TlsConfigError / TlsProtocolError. */
   static async create(cfg: Config, opts?: LoadTlsOptions): Promise<TlsManager> {
+    checkClientProtocols(cfg);
     const protocols = tlsProtocols(cfg.list("smtpd_tls_protocols"));
     return new TlsManager(await loadServerTls(cfg, opts), protocols);
   }
@@ -44,6 +45,7 @@ export class TlsManager {
    * error the old certificate stays in use and the error is thrown to the caller to log.
    */
   async reload(cfg: Config, opts?: LoadTlsOptions): Promise<boolean> {
+    checkClientProtocols(cfg);
     const protocols = tlsProtocols(cfg.list("smtpd_tls_protocols"));
     const tls = await loadServerTls(cfg, opts);
     const changed =
@@ -57,5 +59,16 @@ export class TlsManager {
       this.#options = serverTlsOptions(tls, protocols);
     }
     return changed;
+  }
+}
+
+/** $smtp_tls_protocols is the smtp client's, but a mistake in it is reported here, at start. */
+function checkClientProtocols(cfg: Config): void {
+  try {
+    tlsProtocols(cfg.list("smtp_tls_protocols"));
+  } catch (err) {
+    if (err instanceof TlsProtocolError)
+      throw new TlsProtocolError(`smtp_tls_protocols: ${err.message}`);
+    throw err;
   }
 }

@@ -166,6 +166,24 @@ describe("smtp_tls_security_level", () => {
     expect(p.messages.map((m) => m.secure)).toEqual([false]);
   });
 
+  test("smtp_tls_protocols: TLSv1.3 only fails against a TLS 1.2 server; !TLSv1.3 gets 1.2", async () => {
+    const p = await peer({ tls: { key: cert.key, cert: cert.cert, maxVersion: "TLSv1.2" } });
+    const r = await deliver("encrypt", p.nexthop, { smtp_tls_protocols: "TLSv1.3" });
+    expect(r.recipients[0]).toMatchObject({
+      status: "deferred",
+      dsn: "4.7.5",
+      diagnostic: "Cannot start TLS: handshake failure",
+    });
+    expect(p.messages.length).toBe(0);
+    const q = await peer();
+    const r2 = await deliver("encrypt", q.nexthop, { smtp_tls_protocols: "!SSLv3, !TLSv1.3" });
+    expect(r2.recipients[0].status).toBe("sent");
+    expect(r2.tls?.protocol).toBe("TLSv1.2");
+    const r3 = await deliver("encrypt", q.nexthop, { smtp_tls_protocols: ">=TLSv1.3" });
+    expect(r3.tls?.protocol).toBe("TLSv1.3");
+    expect(q.messages.map((m) => m.secure)).toEqual([true, true]);
+  });
+
   test("encrypt: an unverified certificate is fine", async () => {
     const p = await peer();
     const r = await deliver("encrypt", p.nexthop);

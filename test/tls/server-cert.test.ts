@@ -274,3 +274,18 @@ describe("TlsManager", () => {
     expect(mgr.protocols.enabled).toEqual(["TLSv1.3"]);
   });
 });
+
+describe("smtp_tls_protocols is checked with the server's TLS settings", () => {
+  test("a bad value refuses the start and a reload, naming the parameter", async () => {
+    const dir = tempDir();
+    const a = selfSigned(dir, "a", "mail.example.com", "ec");
+    const files = `smtpd_tls_cert_file = ${a.cert}\nsmtpd_tls_key_file = ${a.key}\n`;
+    await expect(
+      TlsManager.create(makeConfig(dir, `${files}smtp_tls_protocols = TLSv9\n`)),
+    ).rejects.toThrow('smtp_tls_protocols: unknown TLS protocol "TLSv9"');
+    const mgr = await TlsManager.create(makeConfig(dir, files));
+    await expect(
+      mgr.reload(makeConfig(dir, `${files}smtp_tls_protocols = !TLSv1.2, !TLSv1.3\n`)),
+    ).rejects.toThrow('smtp_tls_protocols: no TLS protocol left by "!TLSv1.2, !TLSv1.3"');
+  });
+});

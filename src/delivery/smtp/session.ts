@@ -244,7 +244,7 @@ export class Session {
       );
     }
     const hs = await this.conn.startTls(tlsOptions(this.sc.tls, this.target.host), t.starttls);
-    if (!hs.ok || !acceptableProtocol(hs.protocol)) {
+    if (!hs.ok || !acceptableProtocol(this.sc.tls, hs.protocol)) {
       const f = new SessionFailure(
         "tls",
         "deferred",

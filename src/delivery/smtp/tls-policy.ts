@@ -9,15 +9,16 @@
  *            store) and the certificate must match the MX host name (for "[host]": host)
  *   secure   as verify, but the name must be the next-hop domain or a sub-domain of it
  *
- * TLS 1.2 is the minimum ($smtp_tls_protocols, >=TLSv1.2).
+ * The protocol versions are $smtp_tls_protocols (default >=TLSv1.2; TLS 1.2 is also the
+ * runtime's floor); a handshake that ends on another version counts as failed.
  */
 
-import { constants } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import { checkServerIdentity, type PeerCertificate } from "node:tls";
 import type { TLSOptions } from "bun";
 import type { Config } from "../../config/types.ts";
+import { tlsProtocols } from "../../tls/protocols.ts";
 import { isIpAddress } from "./nexthop.ts";
 
 export type TlsLevel = "none" | "may" | "encrypt" | "verify" | "secure";
@@ -26,6 +27,9 @@ export interface TlsPolicy {
   level: TlsLevel;
   /** PEM text of $smtp_tls_CAfile; undefined = the system store. */
   ca?: string;
+  /** $smtp_tls_protocols: the versions allowed, and the SSL_OP_NO_* bits for the others. */
+  protocols?: readonly string[];
+  secureOptions?: number;
 }
 
 const LEVELS = new Set<string>(["none", "may", "encrypt", "verify", "secure"]);
@@ -46,24 +50,44 @@ export function tlsPolicy(cfg: Config, lmtp: boolean): TlsPolicy {
   if (lmtp) return { level: "none" };
   const raw = cfg.str("smtp_tls_security_level").trim().toLowerCase();
   const level = (LEVELS.has(raw) ? raw : raw === "" ? "none" : "encrypt") as TlsLevel;
+  if (level === "none") return { level };
+  const range = clientProtocols(cfg.list("smtp_tls_protocols"));
+  const policy: TlsPolicy = {
+    level,
+    protocols: range.enabled,
+    secureOptions: range.secureOptions,
+  };
   const caFile = cfg.str("smtp_tls_CAfile").trim();
-  if (caFile === "" || level === "none") return { level };
+  if (caFile === "") return policy;
   const path = isAbsolute(caFile) ? caFile : resolve(cfg.configDir ?? process.cwd(), caFile);
-  return { level, ca: loadCa(path) };
+  policy.ca = loadCa(path);
+  return policy;
 }
 
-// TLS 1.2 minimum: Bun's TLSOptions has no minVersion, so older protocols are switched off.
-const NO_OLD_PROTOCOLS =
-  (constants.SSL_OP_NO_SSLv2 ?? 0) |
-  (constants.SSL_OP_NO_SSLv3 ?? 0) |
-  (constants.SSL_OP_NO_TLSv1 ?? 0) |
-  (constants.SSL_OP_NO_TLSv1_1 ?? 0);
+/**
+ * The parsed list, cached by its text. A bad list is refused at start and by reload (the TLS
+ * manager checks it); should one get here, the default stands.
+ */
+let protocolCache: { key: string; range: ReturnType<typeof tlsProtocols> } | null = null;
+function clientProtocols(list: readonly string[]): ReturnType<typeof tlsProtocols> {
+  const key = list.join(",");
+  if (protocolCache?.key === key) return protocolCache.range;
+  let range: ReturnType<typeof tlsProtocols>;
+  try {
+    range = tlsProtocols(list);
+  } catch {
+    range = tlsProtocols([">=TLSv1.2"]);
+  }
+  protocolCache = { key, range };
+  return range;
+}
 
 /** Socket options for the handshake. Verification is decided afterwards by checkPeer(). */
 export function tlsOptions(policy: TlsPolicy, host: string): TLSOptions {
+  // Bun's TLSOptions has no minVersion/maxVersion: the versions not allowed are switched off.
   const opts: TLSOptions = {
     rejectUnauthorized: false,
-    secureOptions: NO_OLD_PROTOCOLS,
+    secureOptions: policy.secureOptions ?? clientProtocols([">=TLSv1.2"]).secureOptions,
   };
   // SNI (RFC 6066) carries a host name, never an address literal.
   if (!isIpAddress(host)) opts.serverName = host;
@@ -71,8 +95,10 @@ export function tlsOptions(policy: TlsPolicy, host: string): TLSOptions {
   return opts;
 }
 
-export function acceptableProtocol(protocol: string): boolean {
-  return protocol === "TLSv1.2" || protocol === "TLSv1.3";
+/** Whether the negotiated version is one $smtp_tls_protocols allows. */
+export function acceptableProtocol(policy: TlsPolicy, protocol: string): boolean {
+  const allowed = policy.protocols ?? clientProtocols([">=TLSv1.2"]).enabled;
+  return allowed.includes(protocol);
 }
 
 /**
