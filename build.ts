@@ -51,8 +51,6 @@ const args = [
   ...(values["no-bytecode"] ? [] : ["--bytecode"]),
   ...(target ? [`--target=${target}`] : []),
   "src/main.ts",
-  // Delivery threads run this module (src/delivery/threads.ts).
-  "src/delivery/thread.ts",
   "--outfile",
   outfile,
 ];

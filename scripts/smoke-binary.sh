@@ -2,8 +2,8 @@
 # Smoke test of the compiled binary, the way a user runs it: copied alone into an empty
 # directory, with no Bun and no node_modules on PATH. Checks a sample configuration, runs the
 # MTA on a random loopback port, expects an SMTP greeting, hands it one message with sendmail
-# for a Maildir and one for a small SMTP sink reached by the smtp client in a delivery thread
-# (the thread's module must be inside the binary), then stops it with SIGTERM.
+# for a Maildir and one relayed by the smtp client to a small SMTP sink, then stops it with
+# SIGTERM.
 set -euo pipefail
 bin=$(realpath "${1:-dist/posteix}")
 work=$(mktemp -d)
@@ -55,7 +55,7 @@ while True:
 PY
 python3 "$work/sink.py" "$sinkport" "$work/sink.eml" &
 sinkpid=$!
-./posteix -c "$work/etc" postconf -e "api_listen =" "delivery_threads = 1" \
+./posteix -c "$work/etc" postconf -e "api_listen =" \
   "transport_maps = inline:{ sink.test=smtp:[127.0.0.1]:$sinkport }" >/dev/null
 ./posteix -c "$work/etc" check
 echo "smoke: check OK"
@@ -80,15 +80,14 @@ done
 ls "$work"/etc/data/mail/root/new/* >/dev/null 2>&1 || { echo "smoke: message not delivered"; cat "$work/log"; exit 1; }
 echo "smoke: sendmail -> Maildir OK"
 
-printf 'Subject: via thread\n\nhello sink\n' | ./posteix -c "$work/etc" sendmail -i "user@sink.test"
+printf 'Subject: via smtp\n\nhello sink\n' | ./posteix -c "$work/etc" sendmail -i "user@sink.test"
 for _ in $(seq 1 100); do
   if [ -s "$work/sink.eml" ]; then break; fi
   sleep 0.1
 done
-grep -q "^Subject: via thread" "$work/sink.eml" 2>/dev/null || { echo "smoke: message not relayed"; cat "$work/log"; exit 1; }
-if grep -q "delivery thread" "$work/log"; then echo "smoke: the delivery thread failed"; cat "$work/log"; exit 1; fi
+grep -q "^Subject: via smtp" "$work/sink.eml" 2>/dev/null || { echo "smoke: message not relayed"; cat "$work/log"; exit 1; }
 grep -q "to=<user@sink.test>.*status=sent" "$work/log" || { echo "smoke: no delivery log line"; cat "$work/log"; exit 1; }
-echo "smoke: sendmail -> smtp client in a delivery thread -> SMTP sink OK"
+echo "smoke: sendmail -> smtp client -> SMTP sink OK"
 
 kill -TERM "$pid"
 wait "$pid"

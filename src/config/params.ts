@@ -325,10 +325,6 @@ export const PARAMS = {
   ),
 
   // ---------------------------------------------------------------- smtp / lmtp client
-  delivery_threads: int(
-    "0",
-    "Threads that run the smtp and lmtp clients beside the main one (0: none); read at start.",
-  ),
   smtp_helo_name: s("$myhostname", "Name sent in EHLO/HELO by the SMTP client."),
   lmtp_lhlo_name: s("$myhostname", "Name sent in LHLO by the LMTP client."),
   smtp_connect_timeout: time("30s", "Time limit for connecting to a server."),

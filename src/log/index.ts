@@ -182,11 +182,6 @@ export function logger(name: string, syslogName?: string): Logger {
   };
 }
 
-/** A line logged elsewhere (a delivery thread) under its own program name, as if logged here. */
-export function logLine(program: string, severity: Severity, text: string): void {
-  emit(program, severity, text);
-}
-
 export function closeLog(): void {
   flushLog();
   if (sink.ownFd) {

@@ -33,7 +33,6 @@ import type { CleanupInput } from "../cleanup/types.ts";
 import { loadConfig } from "../config/index.ts";
 import type { Config, MasterService } from "../config/types.ts";
 import { createAgents } from "../delivery/index.ts";
-import { DeliveryThreads } from "../delivery/threads.ts";
 import type { DeliveryAgent } from "../delivery/types.ts";
 import { createResolver, type Resolver, setDefaultResolver } from "../dns/index.ts";
 import { configureLog, flushLog, logger, logOptionsFromConfig } from "../log/index.ts";
@@ -76,8 +75,6 @@ export class Master {
   private readonly draining = new Set<SmtpdServer>();
   private agents!: (command: string) => DeliveryAgent | undefined;
   private closeAgents: () => Promise<void> = async () => {};
-  /** The delivery threads ($delivery_threads > 0), else null. */
-  threads: DeliveryThreads | null = null;
   private control: ControlServer | null = null;
   api: ApiServer | null = null;
   /** Wakes API event streams and webhooks; set once the API module is loaded. */
@@ -139,22 +136,6 @@ export class Master {
     });
     this.agents = agents.agentFor;
     this.closeAgents = agents.close;
-    const threads = Math.max(0, this.cfg.int("delivery_threads"));
-    if (threads > 0) {
-      // smtp and lmtp run on other cores; local, virtual and the rest stay here.
-      const delivery = new DeliveryThreads({
-        count: threads,
-        configDir: this.opts.configDir,
-        queuePath: join(queueDir, "queue.db"),
-        fallback: agents.agentFor,
-      });
-      this.threads = delivery;
-      this.agents = (command) => delivery.agent(command);
-      this.closeAgents = async () => {
-        await delivery.close();
-        await agents.close();
-      };
-    }
 
     this.qmgr = new Qmgr({
       queue: this.queue,
@@ -367,7 +348,6 @@ export class Master {
       );
     }
     await this.syncListeners(next);
-    await this.threads?.reload();
     if (this.api) await this.api.reconfigure();
     else await this.startApi();
     this.qmgr.wake();
