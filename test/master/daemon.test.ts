@@ -13,7 +13,7 @@ import {
   rmSync,
   writeFileSync,
 } from "node:fs";
-import { tmpdir } from "node:os";
+import { tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { SmtpClient } from "../helpers/smtp-client.ts";
 
@@ -99,6 +99,11 @@ describe("posteix daemon commands", () => {
     expect(start.code).toBe(0);
     const pid = Number(readFileSync(join(dir, "data", "posteix.pid"), "utf8"));
     pids.push(pid);
+    // `run` re-executed itself (same PID, start saw it) with the heap sized for 1 GB, unless
+    // the machine has less.
+    const environ = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
+    const sized = environ.filter((e) => e.startsWith("BUN_JSC_forceRAMSize="));
+    expect(sized).toEqual(totalmem() > 1073741824 ? ["BUN_JSC_forceRAMSize=1073741824"] : []);
     const status = posteix(["-c", dir, "status"]);
     expect(status.code).toBe(0);
     expect(status.out).toContain(`PID: ${pid}`);

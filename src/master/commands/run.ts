@@ -6,6 +6,7 @@ import type { CliCommand } from "../../cli/types.ts";
 import { ConfigError } from "../../config/errors.ts";
 import { logger } from "../../log/index.ts";
 import { Master } from "../index.ts";
+import { tuneRuntimeMemory } from "../runtime-memory.ts";
 
 const log = logger("master");
 
@@ -18,6 +19,8 @@ export const run: CliCommand = async (argv, io) => {
     io.stderr(`${io.progName}: usage: posteix [-c config_dir] run [--quiet]\n`);
     return 1;
   }
+  // First thing: may re-execute this process with the runtime's heap sized (same PID).
+  tuneRuntimeMemory(io.configDir);
   const master = new Master({
     configDir: io.configDir,
     banner: argv[0] !== "--quiet",
