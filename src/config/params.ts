@@ -92,6 +92,10 @@ export const PARAMS = {
     "0",
     "Largest the queue database may grow, in bytes (0: the disk's size); past it new mail gets 452 4.3.1.",
   ),
+  event_history_time: time(
+    "7d",
+    "How long message events and API idempotency keys are kept in the queue database (0: for ever).",
+  ),
   runtime_memory_size: size(
     "1073741824",
     "Memory the daemon's JavaScript runtime sizes its heap for (at most the machine's; 0: the machine's).",

@@ -48,6 +48,12 @@ import { registerQueueTables } from "./tables.ts";
 
 const log = logger("master");
 
+/** Housekeeping of the queue database ($event_history_time): when, and in what bites. */
+const HOUSEKEEP_FIRST_MS = 60 * 60 * 1000;
+const HOUSEKEEP_EVERY_MS = 60 * 60 * 1000;
+const HOUSEKEEP_BATCH = 2000;
+const HOUSEKEEP_PAUSE_MS = 20;
+
 export interface MasterOptions {
   configDir: string | null;
   /** Print the start-up summary (where things are) on standard output. */
@@ -86,6 +92,7 @@ export class Master {
   private stopped: Promise<void> | null = null;
   /** start() has finished (a reload may then fail a service without failing the daemon). */
   private started = false;
+  private housekeepTimer: ReturnType<typeof setTimeout> | null = null;
   private stopResolve!: () => void;
   readonly done: Promise<void>;
 
@@ -181,6 +188,8 @@ export class Master {
     }
     // Deliveries start only now, with the rights they keep.
     this.qmgr.start();
+    this.housekeepTimer = setTimeout(() => this.housekeepHourly(), HOUSEKEEP_FIRST_MS);
+    this.housekeepTimer.unref?.();
     this.started = true;
     log.info(
       `daemon started -- version ${this.cfg.str("mail_version")}, configuration ${this.cfg.configDir ?? "(built-in defaults)"}`,
@@ -367,6 +376,49 @@ export class Master {
     return this.stopped;
   }
 
+  /**
+   * Drop message events and API idempotency keys older than $event_history_time, in batches
+   * of HOUSEKEEP_BATCH with a pause between them, so that a big backlog never holds the event
+   * loop (or the database's write lock) for long. Runs an hour after start and every hour.
+   */
+  async housekeep(): Promise<{ events: number; idempotency: number }> {
+    const total = { events: 0, idempotency: 0 };
+    for (;;) {
+      if (this.stopped) break;
+      const keep = this.cfg.time("event_history_time");
+      if (keep <= 0) break;
+      const before = Date.now() - keep * 1000;
+      let r: { events: number; idempotency: number };
+      try {
+        r = this.queue.prune({
+          eventsBefore: before,
+          idempotencyBefore: before,
+          limit: HOUSEKEEP_BATCH,
+        });
+      } catch (err) {
+        log.warn(`housekeeping: ${err instanceof Error ? err.message : String(err)}`);
+        break;
+      }
+      total.events += r.events;
+      total.idempotency += r.idempotency;
+      if (r.events < HOUSEKEEP_BATCH && r.idempotency < HOUSEKEEP_BATCH) break;
+      await Bun.sleep(HOUSEKEEP_PAUSE_MS);
+    }
+    if (total.events + total.idempotency > 0)
+      log.info(
+        `housekeeping: removed ${total.events} events and ${total.idempotency} idempotency keys older than $event_history_time`,
+      );
+    return total;
+  }
+
+  private housekeepHourly(): void {
+    void this.housekeep().finally(() => {
+      if (this.stopped) return;
+      this.housekeepTimer = setTimeout(() => this.housekeepHourly(), HOUSEKEEP_EVERY_MS);
+      this.housekeepTimer.unref?.();
+    });
+  }
+
   private async doStop(): Promise<void> {
     log.info("terminating on signal");
     await Promise.all([
@@ -374,6 +426,7 @@ export class Master {
       ...[...this.draining].map((server) => server.stop({ graceful: true })),
     ]);
     this.listeners.clear();
+    if (this.housekeepTimer) clearTimeout(this.housekeepTimer);
     await this.api?.stop();
     this.control?.stop();
     await this.qmgr.stop();

@@ -160,8 +160,15 @@ export function prepareStatements(db: Database) {
     lastSeq: p(
       "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0) AS seq",
     ),
-    pruneEvents: p("DELETE FROM events WHERE time < ?"),
-    pruneIdempotency: p("DELETE FROM idempotency WHERE created < ?"),
+    // The oldest ?2 events (seq follows time), of which those before ?1: a bounded batch that
+    // never scans the whole table, even when nothing is old enough.
+    pruneEvents: p(
+      `DELETE FROM events WHERE seq IN
+        (SELECT seq FROM (SELECT seq, time FROM events ORDER BY seq LIMIT ?2) WHERE time < ?1)`,
+    ),
+    pruneIdempotency: p(
+      "DELETE FROM idempotency WHERE key IN (SELECT key FROM idempotency WHERE created < ?1 LIMIT ?2)",
+    ),
     idemGet: p("SELECT id FROM idempotency WHERE key = ?"),
     idemPut: p(
       "INSERT INTO idempotency (key, id, created) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING",

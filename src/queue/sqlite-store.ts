@@ -944,17 +944,20 @@ export class SqliteQueueStore implements QueueStore, DraftHost {
     return { ...this.counters };
   }
 
-  prune(opts: { eventsBefore?: number; idempotencyBefore?: number }): {
+  prune(opts: { eventsBefore?: number; idempotencyBefore?: number; limit?: number }): {
     events: number;
     idempotency: number;
   } {
+    const limit = opts.limit ?? -1; // SQLite: a negative LIMIT is none
     return this.tx(false, "pruning", () => ({
       events:
-        opts.eventsBefore === undefined ? 0 : this.s.pruneEvents.run(opts.eventsBefore).changes,
+        opts.eventsBefore === undefined
+          ? 0
+          : this.s.pruneEvents.run(opts.eventsBefore, limit).changes,
       idempotency:
         opts.idempotencyBefore === undefined
           ? 0
-          : this.s.pruneIdempotency.run(opts.idempotencyBefore).changes,
+          : this.s.pruneIdempotency.run(opts.idempotencyBefore, limit).changes,
     }));
   }
 

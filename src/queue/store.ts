@@ -130,8 +130,11 @@ export interface QueueStore {
   changeCounter(): number;
   integrityCheck(): string[];
   metrics(): QueueMetrics;
-  /** Housekeeping: drop events and idempotency keys older than the given times. */
-  prune(opts: { eventsBefore?: number; idempotencyBefore?: number }): {
+  /**
+   * Housekeeping: drop events and idempotency keys older than the given times, at most `limit`
+   * of each (default: all); call again while a count equals the limit.
+   */
+  prune(opts: { eventsBefore?: number; idempotencyBefore?: number; limit?: number }): {
     events: number;
     idempotency: number;
   };
