@@ -50,9 +50,9 @@ export function lockoutKey(addr: string): string {
 }
 
 export class AuthLockout {
-  readonly limit: number;
-  readonly windowMs: number;
-  readonly lockoutMs: number;
+  limit: number;
+  windowMs: number;
+  lockoutMs: number;
   readonly #max: number;
   readonly #now: () => number;
   readonly #entries = new Map<string, Entry>();
@@ -74,6 +74,17 @@ export class AuthLockout {
       lockoutMs: ms,
       ...opts,
     });
+  }
+
+  /**
+   * reload: the new limit and times apply from the next failure on; the counts and lockouts
+   * already running are kept (a reload is no way out of a lockout).
+   */
+  reconfigure(cfg: Config): void {
+    const ms = cfg.time("smtpd_auth_lockout_time") * 1000;
+    this.limit = cfg.int("smtpd_auth_failure_limit");
+    this.windowMs = ms;
+    this.lockoutMs = ms;
   }
 
   /** Addresses tracked now. */

@@ -356,6 +356,7 @@ export class Master {
         `TLS: keeping the running certificate: ${err instanceof Error ? err.message : String(err)}`,
       );
     }
+    this.lockout.reconfigure(next);
     await this.syncListeners(next);
     if (this.api) await this.api.reconfigure();
     else await this.startApi();

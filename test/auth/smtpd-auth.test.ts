@@ -222,6 +222,29 @@ describe("AuthLockout", () => {
     expect([l.limit, l.windowMs, l.lockoutMs]).toEqual([7, 120_000, 120_000]);
   });
 
+  test("reconfigure (reload): new limit and time from the next failure on, counts kept", () => {
+    const cfg = (text: string) => {
+      const d = mkdtempSync(join(dir, "cfg-"));
+      writeFileSync(join(d, "main.cf"), text);
+      return loadConfig({ configDir: d, env: {}, hostname: "mx.example" });
+    };
+    const now = 0;
+    const l = AuthLockout.fromConfig(
+      cfg("smtpd_auth_failure_limit = 5\nsmtpd_auth_lockout_time = 10m\n"),
+      { now: () => now },
+    );
+    l.recordFailure("192.0.2.7");
+    l.recordFailure("192.0.2.7");
+    l.reconfigure(cfg("smtpd_auth_failure_limit = 3\nsmtpd_auth_lockout_time = 1m\n"));
+    expect([l.limit, l.windowMs, l.lockoutMs]).toEqual([3, 60_000, 60_000]);
+    // The two failures before the reload still count: the third locks out, for the new time.
+    expect(l.recordFailure("192.0.2.7")).toEqual({ locked: true, failures: 3 });
+    expect(l.lockedUntil("192.0.2.7")).toBe(60_000);
+    // A reload does not lift a lockout in force.
+    l.reconfigure(cfg("smtpd_auth_failure_limit = 10\n"));
+    expect(l.lockedUntil("192.0.2.7")).toBe(60_000);
+  });
+
   test("IPv6 clients are counted per /64", () => {
     expect(lockoutKey("2001:db8:1:2:aaaa::1")).toBe("2001:db8:1:2::/64");
     expect(lockoutKey("2001:db8:1:2::ffff")).toBe("2001:db8:1:2::/64");
