@@ -30,6 +30,7 @@
  * The daemon calls notifyEvents() after recording queue events, so /events and webhooks see
  * them at once (a one-second safety timer catches the rest while someone listens).
  */
+import { join } from "node:path";
 import type { Server } from "bun";
 import { logger } from "../log/index.ts";
 import { type AppState, createApp } from "./app.ts";
@@ -197,7 +198,10 @@ export async function startApi(ctx: ApiContext, opts: StartApiOptions = {}): Pro
   const key = listenKey(ctx);
   const tokens = new TokenStore(cfg.path("api_token_file"));
   if (key.listen !== "") tokens.ensure();
-  const webhooks = new WebhookDispatcher(ctx.queue, opts);
+  const webhooks = new WebhookDispatcher(ctx.queue, {
+    stateFile: join(cfg.path("data_directory"), "webhook-cursor"),
+    ...opts,
+  });
   const api = new Api(ctx, tokens, webhooks);
   api.listen(key);
   webhooks.configure(cfg);

@@ -6,15 +6,19 @@
  * drop duplicates).
  *
  * Driven by the events table, never by the delivery path: delivery only records events, so a
- * slow or dead receiver can't slow mail down. The dispatcher reads the table from a cursor
- * (starting at the newest event when the daemon starts: nothing is replayed after a restart),
+ * slow or dead receiver can't slow mail down. The dispatcher reads the table from a cursor,
  * keeps at most MAX_PENDING events in memory and stops reading while that many wait, so memory
- * is bounded and nothing is skipped. Failed POSTs (network error, timeout, 408, 429, 5xx) are
+ * is bounded and nothing is skipped. Its progress (every event up to seq N sent or given up) is
+ * kept in $data_directory/webhook-cursor, written at most once a second and at stop: after a
+ * restart the daemon goes on from there for the same URL (events still in flight at the stop
+ * are sent again: receivers drop duplicates by X-Posteix-Delivery). A new URL, or the first
+ * start, begins with the next event; turning webhooks off forgets the progress. Failed POSTs (network error, timeout, 408, 429, 5xx) are
  * retried after 1 s, 2 s, 4 s, ... (at most 5 min apart, with jitter) up to
  * $webhook_max_attempts; other 4xx answers drop the event at once. Up to CONCURRENCY POSTs run
  * at a time, so receivers must not rely on arrival order: seq gives it.
  */
 import { createHmac } from "node:crypto";
+import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import type { Config } from "../config/types.ts";
 import { logger } from "../log/index.ts";
 import type { QueueStore } from "../queue/index.ts";
@@ -50,7 +54,11 @@ interface Settings {
 export interface WebhookOptions {
   /** First retry delay (default 1000 ms); tests make it short. */
   retryBaseMs?: number;
+  /** Where progress is kept across restarts ($data_directory/webhook-cursor); none: not kept. */
+  stateFile?: string;
 }
+
+const SAVE_EVERY_MS = 1000;
 
 export class WebhookDispatcher {
   private settings: Settings | null = null;
@@ -62,6 +70,10 @@ export class WebhookDispatcher {
   private abort = new AbortController();
   private failing = false;
   private kick: (() => void) | null = null;
+  /** Seqs of the POSTs in flight. */
+  private readonly sending = new Set<number>();
+  private saved: number | null = null;
+  private savedAt = 0;
   readonly stats = { sent: 0, failed: 0, dropped: 0 };
 
   constructor(
@@ -76,6 +88,7 @@ export class WebhookDispatcher {
       this.settings = null;
       this.cursor = null;
       this.pending.length = 0;
+      this.forget();
       void this.stop();
       return;
     }
@@ -106,18 +119,77 @@ export class WebhookDispatcher {
     if (!this.settings) return;
     this.running = true;
     this.abort = new AbortController();
-    this.cursor ??= new EventCursor(this.queue, this.queue.lastEventSeq(), this.settings.wanted);
+    this.cursor ??= new EventCursor(this.queue, this.resumeFrom(), this.settings.wanted);
     this.loop = this.run();
     log.info(`webhooks to ${this.settings.url}`);
   }
 
   stop(): Promise<void> {
+    // Progress as it stands: what is in flight now counts as not sent.
+    const mark = this.progress();
+    const url = this.settings?.url;
     this.running = false;
     this.abort.abort();
     this.kick?.();
     const l = this.loop;
     this.loop = null;
-    return l ?? Promise.resolve();
+    return (l ?? Promise.resolve()).then(() => {
+      if (mark !== null && url !== undefined) this.save(url, mark, true);
+    });
+  }
+
+  /** The highest seq up to which every event is finished (sent, dropped or not wanted). */
+  private progress(): number | null {
+    if (!this.cursor) return null;
+    let low = this.cursor.seq;
+    for (const p of this.pending) low = Math.min(low, p.seq - 1);
+    for (const seq of this.sending) low = Math.min(low, seq - 1);
+    return low;
+  }
+
+  /** Where to start: the kept progress for this URL, else the next event. */
+  private resumeFrom(): number {
+    const newest = this.queue.lastEventSeq();
+    const file = this.opts.stateFile;
+    if (!file || !this.settings) return newest;
+    try {
+      const kept = JSON.parse(readFileSync(file, "utf8")) as { url?: unknown; seq?: unknown };
+      if (
+        kept.url === this.settings.url &&
+        typeof kept.seq === "number" &&
+        Number.isSafeInteger(kept.seq) &&
+        kept.seq >= 0 &&
+        kept.seq <= newest
+      ) {
+        if (kept.seq < newest) log.info(`webhooks resume after event ${kept.seq}`);
+        return kept.seq;
+      }
+    } catch {
+      // None yet, or unreadable: start with the next event.
+    }
+    return newest;
+  }
+
+  /** Write the progress (atomically: a temporary file renamed), at most once a second. */
+  private save(url: string, seq: number, now = false): void {
+    const file = this.opts.stateFile;
+    if (!file || seq === this.saved) return;
+    if (!now && Date.now() - this.savedAt < SAVE_EVERY_MS) return;
+    try {
+      writeFileSync(`${file}.tmp`, `${JSON.stringify({ url, seq })}\n`, { mode: 0o600 });
+      renameSync(`${file}.tmp`, file);
+      this.saved = seq;
+      this.savedAt = Date.now();
+    } catch (err) {
+      if (this.saved !== -1)
+        log.warn(`webhooks: cannot keep progress in ${file}: ${(err as Error).message}`);
+      this.saved = -1;
+    }
+  }
+
+  private forget(): void {
+    this.saved = null;
+    if (this.opts.stateFile) rmSync(this.opts.stateFile, { force: true });
   }
 
   /** Events waiting in memory (sent or retried later). */
@@ -150,6 +222,8 @@ export class WebhookDispatcher {
         }),
       ]);
       this.kick = null;
+      const mark = this.progress();
+      if (mark !== null && this.settings) this.save(this.settings.url, mark);
     }
   }
 
@@ -182,6 +256,7 @@ export class WebhookDispatcher {
     const s = this.settings;
     if (!s) return;
     this.inFlight++;
+    this.sending.add(p.seq);
     p.attempts++;
     let outcome: "ok" | "retry" | "drop";
     let why = "";
@@ -213,6 +288,7 @@ export class WebhookDispatcher {
       why = (err as Error).name === "TimeoutError" ? "timed out" : (err as Error).message;
     } finally {
       this.inFlight--;
+      this.sending.delete(p.seq);
     }
     if (!this.running) return;
     if (outcome === "ok") {

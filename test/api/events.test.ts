@@ -5,7 +5,13 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { createHmac, timingSafeEqual } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { notifyEvents } from "../../src/api/index.ts";
+import { WebhookDispatcher } from "../../src/api/webhooks.ts";
+import { loadConfig } from "../../src/config/index.ts";
+import { openQueue } from "../../src/queue/index.ts";
 import { type Fixture, json, putMany, startFixture, stopAll } from "./helpers.ts";
 
 afterAll(stopAll);
@@ -266,7 +272,7 @@ describe("webhooks", () => {
     }
   });
 
-  test("failed POSTs are retried with backoff; a restart does not replay old events", async () => {
+  test("failed POSTs are retried with backoff; off and on again does not replay the events between", async () => {
     const rx = receiver(3);
     const f = await startFixture({
       mainCf: `webhook_url = ${rx.url}\nwebhook_secret = k\nwebhook_max_attempts = 5`,
@@ -297,6 +303,75 @@ describe("webhooks", () => {
     } finally {
       await f.stop();
       rx.server.stop(true);
+    }
+  });
+
+  test("a restart goes on from the kept progress for the same URL; a new URL or off starts afresh", async () => {
+    let up = false;
+    const got: { seq: number; event: string }[] = [];
+    const server = Bun.serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      async fetch(req) {
+        const body = JSON.parse(await req.text());
+        if (!up) return new Response("down", { status: 503 });
+        got.push({ seq: Number(req.headers.get("x-posteix-delivery")), event: body.event });
+        return new Response(null, { status: 204 });
+      },
+    });
+    const url = `http://127.0.0.1:${server.port}/hook`;
+    const dir = mkdtempSync(join(tmpdir(), "posteix-webhook-"));
+    const stateFile = join(dir, "webhook-cursor");
+    const cfgFor = (extra: string) => {
+      writeFileSync(join(dir, "main.cf"), `queue_directory = ${dir}/q\n${extra}\n`);
+      return loadConfig({ configDir: dir, env: {}, hostname: "mail.example.com" });
+    };
+    const queue = openQueue({ directory: join(dir, "q") });
+    try {
+      await putMany(queue, 1); // before the first start: never sent
+      const before = queue.lastEventSeq();
+      const d1 = new WebhookDispatcher(queue, { retryBaseMs: 50, stateFile });
+      d1.configure(cfgFor(`webhook_url = ${url}\nwebhook_max_attempts = 100`));
+      const ids = await putMany(queue, 2);
+      notifyEvents();
+      await until(() => d1.stats.failed >= 2); // both tried, the receiver is down
+      await d1.stop();
+      expect(JSON.parse(readFileSync(stateFile, "utf8"))).toEqual({ url, seq: before });
+
+      // Restarted with the receiver up: the two events the stop left unsent arrive.
+      up = true;
+      const d2 = new WebhookDispatcher(queue, { retryBaseMs: 50, stateFile });
+      d2.configure(cfgFor(`webhook_url = ${url}`));
+      await until(() => got.length >= 2);
+      await Bun.sleep(200);
+      expect(got.sort((a, b) => a.seq - b.seq)).toEqual([
+        { seq: before + 1, event: "received" },
+        { seq: before + 2, event: "received" },
+      ]);
+      await until(() => {
+        try {
+          return JSON.parse(readFileSync(stateFile, "utf8")).seq === before + 2;
+        } catch {
+          return false;
+        }
+      });
+      await d2.stop();
+      expect(ids).toHaveLength(2);
+
+      // Another URL: nothing old is replayed to it.
+      await putMany(queue, 1);
+      const d3 = new WebhookDispatcher(queue, { retryBaseMs: 50, stateFile });
+      d3.configure(cfgFor(`webhook_url = ${url}?other`));
+      await Bun.sleep(300);
+      expect(got).toHaveLength(2);
+      // Turned off: the progress is forgotten.
+      d3.configure(cfgFor(""));
+      await d3.stop();
+      expect(existsSync(stateFile)).toBe(false);
+    } finally {
+      queue.close();
+      server.stop(true);
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
