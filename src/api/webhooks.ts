@@ -12,10 +12,11 @@
  * kept in $data_directory/webhook-cursor, written at most once a second and at stop: after a
  * restart the daemon goes on from there for the same URL (events still in flight at the stop
  * are sent again: receivers drop duplicates by X-Posteix-Delivery). A new URL, or the first
- * start, begins with the next event; turning webhooks off forgets the progress. Failed POSTs (network error, timeout, 408, 429, 5xx) are
- * retried after 1 s, 2 s, 4 s, ... (at most 5 min apart, with jitter) up to
- * $webhook_max_attempts; other 4xx answers drop the event at once. Up to CONCURRENCY POSTs run
- * at a time, so receivers must not rely on arrival order: seq gives it.
+ * start, begins with the next event; turning webhooks off forgets the progress. Failed POSTs
+ * (network error, timeout, 408, 429, 5xx) are retried after 1 s, 2 s, 4 s, ... (at most 5 min
+ * apart, with jitter) up to $webhook_max_attempts; other 4xx answers drop the event at once.
+ * Up to CONCURRENCY POSTs run at a time, so receivers must not rely on arrival order: seq
+ * gives it.
  */
 import { createHmac } from "node:crypto";
 import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";

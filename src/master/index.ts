@@ -48,8 +48,7 @@ import { registerQueueTables } from "./tables.ts";
 
 const log = logger("master");
 
-/** Housekeeping of the queue database ($event_history_time): when, and in what bites. */
-const HOUSEKEEP_FIRST_MS = 60 * 60 * 1000;
+/** Housekeeping of the queue database ($event_history_time): how often, and in what bites. */
 const HOUSEKEEP_EVERY_MS = 60 * 60 * 1000;
 const HOUSEKEEP_BATCH = 2000;
 const HOUSEKEEP_PAUSE_MS = 20;
@@ -188,7 +187,7 @@ export class Master {
     }
     // Deliveries start only now, with the rights they keep.
     this.qmgr.start();
-    this.housekeepTimer = setTimeout(() => this.housekeepHourly(), HOUSEKEEP_FIRST_MS);
+    this.housekeepTimer = setTimeout(() => this.housekeepHourly(), HOUSEKEEP_EVERY_MS);
     this.housekeepTimer.unref?.();
     this.started = true;
     log.info(

@@ -35,7 +35,8 @@ export function runtimeMemoryTarget(
 export function tuneRuntimeMemory(configDir: string | null): void {
   const execve = (process as { execve?: (file: string, args: string[], env: object) => never })
     .execve;
-  if (typeof execve !== "function") return;
+  // Already set (by the operator, or this is the re-executed process): main.cf is not read.
+  if (typeof execve !== "function" || process.env[ENV] !== undefined) return;
   let configured: number;
   try {
     configured = loadConfig({ configDir }).size("runtime_memory_size");

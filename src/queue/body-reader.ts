@@ -8,7 +8,7 @@ import { QueueError } from "./errors.ts";
 /** The seq of a message's prefix chunk (DKIM-Signature, Authentication-Results): before 0. */
 export const PREFIX_SEQ = -1;
 
-type ChunkRow = { seq: number; data: Uint8Array } | null;
+export type ChunkRow = { seq: number; data: Uint8Array } | null;
 
 /**
  * The `count` chunks of message `id` in order (a prefix first when it has one), checking that

@@ -31,7 +31,7 @@
 import type { Database, Statement } from "bun:sqlite";
 import { closeSync, fstatSync, fsync, fsyncSync, mkdirSync, openSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { PREFIX_SEQ, readChunks } from "./body-reader.ts";
+import { type ChunkRow, PREFIX_SEQ, readChunks } from "./body-reader.ts";
 import { type CommitJob, type DraftHost, SqliteDraft } from "./draft.ts";
 import { QueueError, toQueueError } from "./errors.ts";
 import {
@@ -96,8 +96,6 @@ const ITERATE_BATCH = 500;
 /** A body without a message whose writer still runs is spared this long by startup recovery. */
 const ORPHAN_GRACE_MS = 60 * 60 * 1000;
 const DYNAMIC_CACHE_MAX = 128;
-
-type ChunkRow = { seq: number; data: Uint8Array } | null;
 
 /** Queue IDs of the drafts open in this process, across all stores (tests open several). */
 const liveDrafts = new Set<string>();

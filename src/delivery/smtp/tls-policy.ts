@@ -18,7 +18,7 @@ import { isAbsolute, resolve } from "node:path";
 import { checkServerIdentity, type PeerCertificate } from "node:tls";
 import type { TLSOptions } from "bun";
 import type { Config } from "../../config/types.ts";
-import { tlsProtocols } from "../../tls/protocols.ts";
+import { type TlsProtocolRange, tlsProtocols } from "../../tls/protocols.ts";
 import { isIpAddress } from "./nexthop.ts";
 
 export type TlsLevel = "none" | "may" | "encrypt" | "verify" | "secure";
@@ -64,19 +64,22 @@ export function tlsPolicy(cfg: Config, lmtp: boolean): TlsPolicy {
   return policy;
 }
 
+/** $smtp_tls_protocols' default, for a list that does not parse and a policy made without one. */
+const DEFAULT_RANGE: TlsProtocolRange = tlsProtocols([">=TLSv1.2"]);
+
 /**
  * The parsed list, cached by its text. A bad list is refused at start and by reload (the TLS
  * manager checks it); should one get here, the default stands.
  */
-let protocolCache: { key: string; range: ReturnType<typeof tlsProtocols> } | null = null;
-function clientProtocols(list: readonly string[]): ReturnType<typeof tlsProtocols> {
+let protocolCache: { key: string; range: TlsProtocolRange } | null = null;
+function clientProtocols(list: readonly string[]): TlsProtocolRange {
   const key = list.join(",");
   if (protocolCache?.key === key) return protocolCache.range;
-  let range: ReturnType<typeof tlsProtocols>;
+  let range: TlsProtocolRange;
   try {
     range = tlsProtocols(list);
   } catch {
-    range = tlsProtocols([">=TLSv1.2"]);
+    range = DEFAULT_RANGE;
   }
   protocolCache = { key, range };
   return range;
@@ -87,7 +90,7 @@ export function tlsOptions(policy: TlsPolicy, host: string): TLSOptions {
   // Bun's TLSOptions has no minVersion/maxVersion: the versions not allowed are switched off.
   const opts: TLSOptions = {
     rejectUnauthorized: false,
-    secureOptions: policy.secureOptions ?? clientProtocols([">=TLSv1.2"]).secureOptions,
+    secureOptions: policy.secureOptions ?? DEFAULT_RANGE.secureOptions,
   };
   // SNI (RFC 6066) carries a host name, never an address literal.
   if (!isIpAddress(host)) opts.serverName = host;
@@ -97,7 +100,7 @@ export function tlsOptions(policy: TlsPolicy, host: string): TLSOptions {
 
 /** Whether the negotiated version is one $smtp_tls_protocols allows. */
 export function acceptableProtocol(policy: TlsPolicy, protocol: string): boolean {
-  const allowed = policy.protocols ?? clientProtocols([">=TLSv1.2"]).enabled;
+  const allowed = policy.protocols ?? DEFAULT_RANGE.enabled;
   return allowed.includes(protocol);
 }
 
