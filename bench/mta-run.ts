@@ -16,6 +16,7 @@
 
 import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { spawn, spawnSync } from "bun";
+import { connectOnce } from "./extras.ts";
 import { runLoad } from "./smtp-load.ts";
 
 interface Opts {
@@ -172,23 +173,7 @@ export function treeStats(roots: number[]): { ticks: number; rssKb: number; pssK
 async function listening(port: number, timeoutMs: number): Promise<boolean> {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
-    const ok = await new Promise<boolean>((resolve) => {
-      Bun.connect({
-        hostname: "127.0.0.1",
-        port,
-        socket: {
-          open(s) {
-            s.end();
-            resolve(true);
-          },
-          data() {},
-          connectError() {
-            resolve(false);
-          },
-        },
-      }).catch(() => resolve(false));
-    });
-    if (ok) return true;
+    if (await connectOnce(port)) return true;
     await Bun.sleep(20);
   }
   return false;
